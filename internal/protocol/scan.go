@@ -1,0 +1,338 @@
+package protocol
+
+// MaxDepth is the deepest nesting of arrays and objects the scanner accepts.
+// Deeper input is rejected as invalid JSON; the scanner is iterative, so the
+// limit bounds work and memory, not the goroutine stack.
+const MaxDepth = 512
+
+// skipWS returns the index of the first non-whitespace byte at or after i.
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipString validates the JSON string starting at b[i] (which must be '"')
+// and returns the index just past its closing quote, and whether it contained
+// a backslash escape.
+func skipString(b []byte, i int) (end int, escaped, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false, false
+	}
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, escaped, true
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				return i, escaped, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return i, escaped, false
+				}
+				i += 6
+			default:
+				return i, escaped, false
+			}
+		case c < 0x20:
+			return i, escaped, false
+		default:
+			i++
+		}
+	}
+	return i, escaped, false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// skipNumber validates a JSON number starting at b[i].
+func skipNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	default:
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return i, false
+		}
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	return i, true
+}
+
+func skipLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// skipValue validates the JSON value that starts at the first non-space byte
+// at or after b[i] and returns the index just past it. It accepts exactly
+// what encoding/json.Valid accepts for a single value (RFC 8259), except that
+// nesting deeper than MaxDepth is rejected. It does not check UTF-8; callers
+// validate encoding once per line.
+func skipValue(b []byte, i int) (int, bool) {
+	// stack holds one bit per open container: 1 for an object, 0 for an array.
+	var stack [MaxDepth / 64]uint64
+	depth := 0
+	var ok bool
+	i = skipWS(b, i)
+	for {
+		// A value starts at b[i].
+		if i >= len(b) {
+			return i, false
+		}
+		switch c := b[i]; {
+		case c == '{' || c == '[':
+			if depth == MaxDepth {
+				return i, false
+			}
+			isObj := c == '{'
+			if isObj {
+				stack[depth/64] |= 1 << (depth % 64)
+			} else {
+				stack[depth/64] &^= 1 << (depth % 64)
+			}
+			depth++
+			i = skipWS(b, i+1)
+			if i < len(b) && (isObj && b[i] == '}' || !isObj && b[i] == ']') {
+				depth--
+				i++
+				break
+			}
+			if isObj {
+				if i, ok = skipKey(b, i); !ok {
+					return i, false
+				}
+			}
+			continue
+		case c == '"':
+			if i, _, ok = skipString(b, i); !ok {
+				return i, false
+			}
+		case c == 't':
+			if i, ok = skipLiteral(b, i, "true"); !ok {
+				return i, false
+			}
+		case c == 'f':
+			if i, ok = skipLiteral(b, i, "false"); !ok {
+				return i, false
+			}
+		case c == 'n':
+			if i, ok = skipLiteral(b, i, "null"); !ok {
+				return i, false
+			}
+		default:
+			if i, ok = skipNumber(b, i); !ok {
+				return i, false
+			}
+		}
+		// A value ended at i: close containers or move to the next member.
+		for {
+			if depth == 0 {
+				return i, true
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			isObj := stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			if b[i] == ',' {
+				i = skipWS(b, i+1)
+				if isObj {
+					if i, ok = skipKey(b, i); !ok {
+						return i, false
+					}
+				}
+				break
+			}
+			if isObj && b[i] == '}' || !isObj && b[i] == ']' {
+				depth--
+				i++
+				continue
+			}
+			return i, false
+		}
+		i = skipWS(b, i)
+	}
+}
+
+// skipKey validates `"key" :` at b[i] and returns the index of the value that
+// follows (after whitespace).
+func skipKey(b []byte, i int) (int, bool) {
+	i, _, ok := skipString(b, i)
+	if !ok {
+		return i, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return skipWS(b, i+1), true
+}
+
+// Valid reports whether b holds exactly one JSON value, optionally surrounded
+// by whitespace, nested at most MaxDepth deep.
+func Valid(b []byte) bool {
+	i, ok := skipValue(b, 0)
+	return ok && skipWS(b, i) == len(b)
+}
+
+// objectIter walks the members of a JSON object, validating as it goes. The
+// zero value is not usable; see newObjectIter.
+type objectIter struct {
+	b     []byte
+	i     int
+	first bool
+	bad   bool
+	done  bool
+
+	key     []byte // raw key token, quotes included
+	keyEsc  bool   // key contains escapes
+	val     []byte // raw value
+	keyBuf  [32]byte
+	keyName []byte // unescaped key when short enough; nil otherwise
+}
+
+// reset starts iterating over obj, which must start (after whitespace) with
+// '{'. It reports false if obj is not an object.
+func (it *objectIter) reset(obj []byte) bool {
+	it.b = obj
+	it.i = skipWS(obj, 0)
+	it.first = true
+	it.bad = false
+	it.done = false
+	if it.i >= len(obj) || obj[it.i] != '{' {
+		it.bad = true
+		return false
+	}
+	it.i++
+	return true
+}
+
+// next advances to the next member. It returns false at the end of the
+// object or on a syntax error; err reports which.
+func (it *objectIter) next() bool {
+	if it.bad || it.done {
+		return false
+	}
+	b := it.b
+	i := skipWS(b, it.i)
+	if i < len(b) && b[i] == '}' {
+		it.i = i + 1
+		it.done = true
+		return false
+	}
+	if !it.first {
+		if i >= len(b) || b[i] != ',' {
+			it.bad = true
+			return false
+		}
+		i = skipWS(b, i+1)
+	}
+	it.first = false
+	start := i
+	end, esc, ok := skipString(b, i)
+	if !ok {
+		it.bad = true
+		return false
+	}
+	it.key, it.keyEsc = b[start:end], esc
+	i = skipWS(b, end)
+	if i >= len(b) || b[i] != ':' {
+		it.bad = true
+		return false
+	}
+	i = skipWS(b, i+1)
+	vstart := i
+	if i, ok = skipValue(b, i); !ok {
+		it.bad = true
+		return false
+	}
+	it.val = b[vstart:i]
+	it.i = i
+	it.keyName = nil
+	if !esc {
+		it.keyName = it.key[1 : len(it.key)-1]
+	} else if u, ok := appendUnquoted(it.keyBuf[:0], it.key); ok && len(u) <= len(it.keyBuf) {
+		it.keyName = u
+	}
+	return true
+}
+
+// err reports whether iteration stopped on a syntax error.
+func (it *objectIter) err() bool { return it.bad }
+
+// rest returns what follows the object's closing brace; valid once next has
+// returned false without an error.
+func (it *objectIter) rest() []byte { return it.b[it.i:] }
+
+// is reports whether the current key equals name, ignoring ASCII case as
+// encoding/json does.
+func (it *objectIter) is(name string) bool {
+	k := it.keyName
+	if len(k) != len(name) {
+		return false
+	}
+	if string(k) == name {
+		return true
+	}
+	for j := 0; j < len(k); j++ {
+		a, b := k[j], name[j]
+		if a == b {
+			continue
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,62 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AppendTime appends t in UTC as .NET writes a DateTime of kind Utc with the
+// round-trip ("O") format trimmed as System.Text.Json does: seconds, then up
+// to seven fraction digits with trailing zeros removed (none when zero),
+// then "Z". Example: 2025-10-04T02:24:27.1234567Z.
+func AppendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
+	ticks := t.Nanosecond() / 100
+	if ticks != 0 {
+		var frac [8]byte
+		frac[0] = '.'
+		for i := 7; i >= 1; i-- {
+			frac[i] = byte('0' + ticks%10)
+			ticks /= 10
+		}
+		n := 8
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+// Time is a time.Time that marshals to JSON in the .NET form of AppendTime.
+type Time time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if time.Time(t).IsZero() {
+		return []byte(`"0001-01-01T00:00:00"`), nil
+	}
+	b := append(make([]byte, 0, 32), '"')
+	b = AppendTime(b, time.Time(t))
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler; it accepts RFC 3339 with up to
+// nine fraction digits and the zone-less form .NET writes for unspecified
+// times (read as UTC).
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
+		if v, err := time.Parse(layout, s); err == nil {
+			*t = Time(v)
+			return nil
+		}
+	}
+	v, err := time.Parse(time.RFC3339Nano, s)
+	*t = Time(v)
+	return err
+}

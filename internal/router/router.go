@@ -1,0 +1,367 @@
+// Package router is statebus's routing table: which connection owns which
+// machine id, how events, publishes and requests reach their targets, and
+// which requests are waiting for a reply. It does no I/O: connections are
+// Endpoints that queue lines without blocking.
+//
+// Ownership rules (fixing the original's identity hijack, P11 and P15): an
+// id belongs to at most one live endpoint; another endpoint cannot bind,
+// unbind or send as it; Remove clears everything an endpoint owned at once.
+//
+// A Router is safe for concurrent use. Its lock is taken before any
+// Endpoint's own lock (see docs/locking.md); Endpoint methods must never call
+// back into the Router.
+package router
+
+import (
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+)
+
+// Errors an Endpoint returns from Deliver.
+var (
+	// ErrQueueFull means the endpoint's outbound queue has no room.
+	ErrQueueFull = errors.New("router: endpoint queue full")
+	// ErrClosed means the endpoint is closing and accepts nothing more.
+	ErrClosed = errors.New("router: endpoint closed")
+)
+
+// Endpoint is one client connection as the router sees it. Implementations
+// must be safe for concurrent use and must not block.
+type Endpoint interface {
+	// Deliver queues a line pushing ev to machine m (an Event, or a Request
+	// carrying requestID). It returns ErrQueueFull or ErrClosed on failure.
+	Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64) error
+	// Complete queues the reply to one of this endpoint's requests: the
+	// target's answer a, or the failure fail (a is then nil). It is called
+	// exactly once per accepted request unless the requester was removed.
+	Complete(p *Pending, a *protocol.Answer, fail *protocol.Error)
+}
+
+// Info describes a machine as its owner registered it.
+type Info struct {
+	ProcessName string    // as claimed by the client
+	ProcessID   int64     // as claimed by the client
+	ConnID      uint64    // the owning connection's number
+	BoundAt     time.Time // when the id was first bound
+	Subscribed  bool      // a Subscribe (not only a Register) was received
+}
+
+// Machine is a bound machine id. ID, Token and Owner never change.
+type Machine struct {
+	ID    string          // the id, unescaped
+	Token protocol.String // the id as a JSON string token
+	Owner Endpoint
+	info  Info // guarded by Router.mu
+}
+
+// Pending is a request waiting for its target's reply. Fields are set once.
+type Pending struct {
+	ID        uint64
+	Requester Endpoint
+	ReplyID   []byte // the requester's "Id", echoed on its reply
+	Target    *Machine
+	timer     *time.Timer
+}
+
+// Limits bounds what one endpoint may hold. Zero means unlimited.
+type Limits struct {
+	MachinesPerEndpoint int
+	PendingPerEndpoint  int
+}
+
+// Router routes between endpoints. The zero value is not usable; call New.
+type Router struct {
+	limits Limits
+
+	mu       sync.RWMutex
+	machines map[string]*Machine
+	owned    map[Endpoint][]*Machine
+	pending  map[uint64]*Pending
+	waiting  map[Endpoint]int // pending requests per requester
+	nextReq  uint64
+}
+
+// New returns an empty Router.
+func New(l Limits) *Router {
+	return &Router{
+		limits:   l,
+		machines: make(map[string]*Machine),
+		owned:    make(map[Endpoint][]*Machine),
+		pending:  make(map[uint64]*Pending),
+		waiting:  make(map[Endpoint]int),
+	}
+}
+
+// Bind gives id to ep. Binding an id ep already owns is idempotent and
+// updates its info (subscribed stays true once set). It fails with
+// CodeIDTaken if another endpoint owns id and CodeTooManyMachines past the
+// per-endpoint limit. id is unescaped; token is its JSON form.
+func (r *Router) Bind(ep Endpoint, id []byte, token protocol.String, info Info) (*Machine, protocol.Code) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.machines[string(id)]; m != nil {
+		if m.Owner != ep {
+			return nil, protocol.CodeIDTaken
+		}
+		info.BoundAt = m.info.BoundAt
+		info.Subscribed = info.Subscribed || m.info.Subscribed
+		if info.ProcessName == "" && info.ProcessID == 0 {
+			info.ProcessName, info.ProcessID = m.info.ProcessName, m.info.ProcessID
+		}
+		m.info = info
+		return m, protocol.CodeNone
+	}
+	if n := r.limits.MachinesPerEndpoint; n > 0 && len(r.owned[ep]) >= n {
+		return nil, protocol.CodeTooManyMachines
+	}
+	m := &Machine{ID: string(id), Token: protocol.AppendQuoted(nil, id), Owner: ep, info: info}
+	r.machines[m.ID] = m
+	r.owned[ep] = append(r.owned[ep], m)
+	return m, protocol.CodeNone
+}
+
+// Unbind releases id if ep owns it. Releasing an unbound id succeeds; an id
+// owned by another endpoint fails with CodeNotOwner.
+func (r *Router) Unbind(ep Endpoint, id []byte) protocol.Code {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.machines[string(id)]
+	if m == nil {
+		return protocol.CodeNone
+	}
+	if m.Owner != ep {
+		return protocol.CodeNotOwner
+	}
+	delete(r.machines, m.ID)
+	list := r.owned[ep]
+	for i, x := range list {
+		if x == m {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.owned, ep)
+	} else {
+		r.owned[ep] = list
+	}
+	return protocol.CodeNone
+}
+
+// Remove forgets ep: every id it owned is released, its own pending
+// requests are dropped, and requests waiting on it fail at once with
+// CodeTargetGone. It returns the ids released.
+func (r *Router) Remove(ep Endpoint) []string {
+	r.mu.Lock()
+	list := r.owned[ep]
+	delete(r.owned, ep)
+	ids := make([]string, len(list))
+	for i, m := range list {
+		delete(r.machines, m.ID)
+		ids[i] = m.ID
+	}
+	var gone []*Pending
+	for id, p := range r.pending {
+		switch {
+		case p.Requester == ep:
+			delete(r.pending, id)
+			p.timer.Stop()
+		case p.Target.Owner == ep:
+			delete(r.pending, id)
+			r.release(p)
+			gone = append(gone, p)
+		}
+	}
+	delete(r.waiting, ep)
+	r.mu.Unlock()
+	for _, p := range gone {
+		p.timer.Stop()
+		p.Requester.Complete(p, nil, &protocol.Error{Code: protocol.CodeTargetGone, Text: protocol.TextTargetGone + p.Target.ID})
+	}
+	return ids
+}
+
+// checkSource reports CodeNotOwner when src names a machine that another
+// endpoint owns. Sending as an unbound id is allowed, as in the original.
+// r.mu must be held.
+func (r *Router) checkSource(ep Endpoint, src []byte) protocol.Code {
+	if m := r.machines[string(src)]; m != nil && m.Owner != ep {
+		return protocol.CodeNotOwner
+	}
+	return protocol.CodeNone
+}
+
+// Route delivers ev from ep to the machine named target (unescaped). src is
+// the unescaped SourceMachineId. It returns the target on success, or
+// CodeNotOwner, CodeNotConnected or CodeQueueFull.
+func (r *Router) Route(ep Endpoint, src, target []byte, ev *protocol.Event) (*Machine, protocol.Code) {
+	r.mu.RLock()
+	code := r.checkSource(ep, src)
+	m := r.machines[string(target)]
+	r.mu.RUnlock()
+	if code != protocol.CodeNone {
+		return nil, code
+	}
+	if m == nil {
+		return nil, protocol.CodeNotConnected
+	}
+	return m, deliverCode(m.Owner.Deliver(protocol.KindEvent, ev, m, 0))
+}
+
+func deliverCode(err error) protocol.Code {
+	switch {
+	case err == nil:
+		return protocol.CodeNone
+	case errors.Is(err, ErrQueueFull):
+		return protocol.CodeQueueFull
+	default:
+		return protocol.CodeNotConnected
+	}
+}
+
+// Publish delivers ev to every bound machine whose owner is not ep. It
+// returns how many deliveries succeeded and failed (a full or closing
+// queue), or CodeNotOwner if src belongs to another endpoint.
+func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered, failed int, code protocol.Code) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if code = r.checkSource(ep, src); code != protocol.CodeNone {
+		return 0, 0, code
+	}
+	for _, m := range r.machines {
+		if m.Owner == ep {
+			continue
+		}
+		if m.Owner.Deliver(protocol.KindEvent, ev, m, 0) == nil {
+			delivered++
+		} else {
+			failed++
+		}
+	}
+	return delivered, failed, protocol.CodeNone
+}
+
+// Request delivers ev to target as a request and registers it as pending
+// until the target answers or timeout passes; then ep.Complete is called.
+// replyID is copied. On failure nothing is pending and the code says why.
+func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, replyID []byte, timeout time.Duration) (*Pending, protocol.Code) {
+	r.mu.Lock()
+	if code := r.checkSource(ep, src); code != protocol.CodeNone {
+		r.mu.Unlock()
+		return nil, code
+	}
+	m := r.machines[string(target)]
+	if m == nil {
+		r.mu.Unlock()
+		return nil, protocol.CodeNotConnected
+	}
+	if n := r.limits.PendingPerEndpoint; n > 0 && r.waiting[ep] >= n {
+		r.mu.Unlock()
+		return nil, protocol.CodeTooManyRequests
+	}
+	r.nextReq++
+	p := &Pending{ID: r.nextReq, Requester: ep, Target: m}
+	if replyID != nil {
+		p.ReplyID = append([]byte(nil), replyID...)
+	}
+	r.pending[p.ID] = p
+	r.waiting[ep]++
+	id := p.ID
+	p.timer = time.AfterFunc(timeout, func() { r.expire(id) })
+	r.mu.Unlock()
+
+	if code := deliverCode(m.Owner.Deliver(protocol.KindRequest, ev, m, p.ID)); code != protocol.CodeNone {
+		r.mu.Lock()
+		_, still := r.pending[id]
+		if still {
+			delete(r.pending, id)
+			r.release(p)
+		}
+		r.mu.Unlock()
+		p.timer.Stop()
+		if !still {
+			// The timer or a Remove already completed it; report success so
+			// the requester does not get two replies.
+			return p, protocol.CodeNone
+		}
+		return nil, code
+	}
+	return p, protocol.CodeNone
+}
+
+// release drops p from its requester's count. r.mu must be held.
+func (r *Router) release(p *Pending) {
+	if n := r.waiting[p.Requester] - 1; n > 0 {
+		r.waiting[p.Requester] = n
+	} else {
+		delete(r.waiting, p.Requester)
+	}
+}
+
+func (r *Router) expire(id uint64) {
+	r.mu.Lock()
+	p := r.pending[id]
+	if p != nil {
+		delete(r.pending, id)
+		r.release(p)
+	}
+	r.mu.Unlock()
+	if p != nil {
+		p.Requester.Complete(p, nil, &protocol.Error{Code: protocol.CodeTimeout, Text: protocol.TextTimeout + p.Target.ID})
+	}
+}
+
+// Answer completes the pending request a names, which must target a
+// machine that ep owns; otherwise it returns CodeUnknownRequest.
+func (r *Router) Answer(ep Endpoint, a *protocol.Answer) protocol.Code {
+	r.mu.Lock()
+	p := r.pending[a.RequestID]
+	if p == nil || p.Target.Owner != ep {
+		r.mu.Unlock()
+		return protocol.CodeUnknownRequest
+	}
+	delete(r.pending, a.RequestID)
+	r.release(p)
+	r.mu.Unlock()
+	p.timer.Stop()
+	p.Requester.Complete(p, a, nil)
+	return protocol.CodeNone
+}
+
+// MachineInfo is a snapshot of one bound machine.
+type MachineInfo struct {
+	ID string
+	Info
+}
+
+// Machines returns a snapshot of every bound machine, sorted by id.
+func (r *Router) Machines() []MachineInfo {
+	r.mu.RLock()
+	out := make([]MachineInfo, 0, len(r.machines))
+	for _, m := range r.machines {
+		out = append(out, MachineInfo{ID: m.ID, Info: m.info})
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Count returns the number of bound machines.
+func (r *Router) Count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.machines)
+}
+
+// PendingCount returns the number of requests waiting for a reply.
+func (r *Router) PendingCount() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.pending)
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+	"github.com/statebus/statebus/internal/router"
+)
+
+// handle processes one request line and queues exactly one reply, except
+// for an accepted Request, whose reply comes when the target answers or
+// the request fails.
+func (c *conn) handle(line []byte) {
+	c.stats.linesIn.Add(1)
+	c.stats.bytesIn.Add(uint64(len(line)) + 1)
+	if err := c.req.Decode(line); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	switch c.req.Type {
+	case protocol.TypeSendEvent:
+		c.sendEvent()
+	case protocol.TypeRegister:
+		c.bind(false)
+	case protocol.TypeSubscribe:
+		c.bind(true)
+	case protocol.TypeUnregister:
+		c.unbind()
+	case protocol.TypePublish:
+		c.publish()
+	case protocol.TypeRequest:
+		c.request()
+	case protocol.TypeReply:
+		c.reply()
+	case protocol.TypePing:
+		c.replyData(fmt.Appendf(nil, `{"Pong":true,"ServerTime":"%s"}`, protocol.AppendTime(nil, time.Now())))
+	case protocol.TypeHealth:
+		c.replyJSON(c.srv.healthData())
+	case protocol.TypeMetrics:
+		c.replyJSON(c.srv.metricsData())
+	case protocol.TypeListMachines:
+		c.replyJSON(c.srv.machinesData())
+	}
+}
+
+func (c *conn) replyDecodeError(err error) {
+	e, ok := err.(*protocol.Error)
+	if !ok {
+		e = protocol.ErrInvalidJSON
+	}
+	c.stats.fail(e.Code)
+	c.replyError(e.Code, e.Text)
+}
+
+// replyError queues a failure reply to the current request.
+func (c *conn) replyError(code protocol.Code, text string) {
+	c.replyErrorArg(code, text, nil)
+}
+
+// replyErrorArg queues a failure reply whose text is prefix+arg.
+func (c *conn) replyErrorArg(code protocol.Code, prefix string, arg []byte) {
+	c.mu.Lock()
+	c.out = protocol.AppendErrorArg(c.out, c.req.ID, code, prefix, arg)
+	c.mu.Unlock()
+}
+
+// replyData queues a success reply with raw JSON data (nil for null).
+func (c *conn) replyData(data []byte) {
+	c.mu.Lock()
+	c.out = protocol.AppendOK(c.out, c.req.ID, data)
+	c.mu.Unlock()
+}
+
+func (c *conn) replyJSON(v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		c.replyError(protocol.CodeInvalidJSON, "internal error: "+err.Error())
+		return
+	}
+	c.replyData(data)
+}
+
+// codeText maps a routing failure to its reply text prefix; the machine id
+// follows it.
+func codeText(code protocol.Code) string {
+	switch code {
+	case protocol.CodeNotConnected:
+		return protocol.TextNotConnected
+	case protocol.CodeQueueFull:
+		return protocol.TextQueueFull
+	case protocol.CodeIDTaken:
+		return protocol.TextIDTaken
+	case protocol.CodeNotOwner:
+		return "Machine id is owned by another connection: "
+	case protocol.CodeTooManyMachines:
+		return "Too many machine ids on this connection; cannot add: "
+	case protocol.CodeTooManyRequests:
+		return "Too many pending requests on this connection; cannot send to: "
+	default:
+		return code.String() + ": "
+	}
+}
+
+func (c *conn) sendEvent() {
+	if err := c.ev.Decode(c.req.Payload, true); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	src := c.ev.Source.Value(c.srcBuf[:0])
+	tgt := c.ev.Target.Value(c.tgtBuf[:0])
+	m, code := c.srv.router.Route(c, src, tgt, &c.ev)
+	if code != protocol.CodeNone {
+		c.stats.fail(code)
+		arg := tgt
+		if code == protocol.CodeNotOwner {
+			arg = src
+		}
+		if code == protocol.CodeNotConnected {
+			c.srv.log.Warn("No pipe connection for target machine: "+string(tgt), "conn", c.id)
+		}
+		c.replyErrorArg(code, codeText(code), arg)
+		return
+	}
+	c.stats.routed.Add(1)
+	if c.srv.debug {
+		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
+	}
+	c.mu.Lock()
+	c.out = protocol.AppendDelivered(c.out, c.req.ID, m.Token)
+	c.mu.Unlock()
+}
+
+// bind handles Register (subscribe=false) and Subscribe: both bind the id
+// to this connection, so events reach it either way.
+func (c *conn) bind(subscribe bool) {
+	if err := c.reg.Decode(c.req.Payload); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	id := c.reg.MachineID.Value(c.tgtBuf[:0])
+	info := router.Info{
+		ProcessName: string(c.reg.ProcessName.Value(nil)),
+		ProcessID:   c.reg.ProcessID,
+		ConnID:      c.id,
+		BoundAt:     time.Now(),
+		Subscribed:  subscribe,
+	}
+	m, code := c.srv.router.Bind(c, id, c.reg.MachineID, info)
+	if code != protocol.CodeNone {
+		c.stats.fail(code)
+		c.srv.log.Warn("Refused machine id: "+codeText(code)+string(id), "conn", c.id)
+		c.replyErrorArg(code, codeText(code), id)
+		return
+	}
+	now := time.Now()
+	c.mu.Lock()
+	if subscribe {
+		c.out = protocol.AppendSubscribed(c.out, c.req.ID, m.Token, now)
+	} else {
+		c.out = protocol.AppendRegistered(c.out, c.req.ID, m.Token, c.reg.RegisteredAt, now)
+	}
+	c.mu.Unlock()
+	if subscribe {
+		c.srv.log.Info("Machine subscribed: "+m.ID, "conn", c.id)
+	} else {
+		c.srv.log.Info(fmt.Sprintf("Machine registered: %s (PID: %d)", m.ID, info.ProcessID), "conn", c.id)
+	}
+}
+
+func (c *conn) unbind() {
+	if err := c.reg.Decode(c.req.Payload); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	id := c.reg.MachineID.Value(c.tgtBuf[:0])
+	if code := c.srv.router.Unbind(c, id); code != protocol.CodeNone {
+		c.stats.fail(code)
+		c.replyErrorArg(code, codeText(code), id)
+		return
+	}
+	c.srv.log.Info("Machine unregistered: "+string(id), "conn", c.id)
+	c.replyData(nil)
+}
+
+func (c *conn) publish() {
+	if err := c.ev.Decode(c.req.Payload, false); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	src := c.ev.Source.Value(c.srcBuf[:0])
+	n, failed, code := c.srv.router.Publish(c, src, &c.ev)
+	if code != protocol.CodeNone {
+		c.stats.fail(code)
+		c.replyErrorArg(code, codeText(code), src)
+		return
+	}
+	c.stats.published.Add(uint64(n))
+	if failed > 0 {
+		c.stats.failures[protocol.CodeQueueFull].Add(uint64(failed))
+	}
+	c.replyData(fmt.Appendf(nil, `{"Published":true,"EventName":%s,"Recipients":%d,"Failed":%d}`, c.ev.Name, n, failed))
+}
+
+func (c *conn) request() {
+	if err := c.ev.Decode(c.req.Payload, true); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	src := c.ev.Source.Value(c.srcBuf[:0])
+	tgt := c.ev.Target.Value(c.tgtBuf[:0])
+	timeout := c.srv.cfg.RequestTimeout
+	if c.ev.TimeoutMs > 0 {
+		timeout = time.Duration(c.ev.TimeoutMs) * time.Millisecond
+	}
+	_, code := c.srv.router.Request(c, src, tgt, &c.ev, c.req.ID, timeout)
+	if code != protocol.CodeNone {
+		c.stats.fail(code)
+		arg := tgt
+		if code == protocol.CodeNotOwner {
+			arg = src
+		}
+		c.replyErrorArg(code, codeText(code), arg)
+		return
+	}
+	c.stats.requests.Add(1)
+	// The reply is queued by Complete when the target answers or the
+	// request fails.
+}
+
+func (c *conn) reply() {
+	if err := c.ans.Decode(c.req.Payload); err != nil {
+		c.replyDecodeError(err)
+		return
+	}
+	if code := c.srv.router.Answer(c, &c.ans); code != protocol.CodeNone {
+		c.stats.fail(code)
+		c.replyErrorArg(code, protocol.TextUnknownRequest, strconv.AppendUint(c.srcBuf[:0], c.ans.RequestID, 10))
+		return
+	}
+	c.stats.replies.Add(1)
+	data := strconv.AppendUint(append(c.srcBuf[:0], `{"Delivered":true,"RequestId":`...), c.ans.RequestID, 10)
+	c.replyData(append(data, '}'))
+}

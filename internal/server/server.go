@@ -1,0 +1,302 @@
+// Package server is the statebus daemon core: an accept loop over any
+// net.Listener, one reader and one writer goroutine per connection, bounded
+// outbound queues and the limits that keep one client from hurting another.
+// It speaks wire protocol v1 (package protocol) and routes through package
+// router.
+//
+// Lifecycle: New validates the configuration; Serve blocks accepting on a
+// listener (it may be called for several listeners); Shutdown stops
+// accepting, lets each connection finish the line it is handling, flushes
+// what is queued and closes everything. Serve then returns ErrServerClosed.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+	"github.com/statebus/statebus/internal/router"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown, and by Serve and
+// Shutdown when called on a server that is already shut down.
+var ErrServerClosed = errors.New("server: closed")
+
+// Config holds the server's limits. Zero fields take the documented
+// defaults; negative values are invalid.
+type Config struct {
+	// MaxConnections bounds concurrent connections; a connection beyond it
+	// gets one error line and is closed. Default 100.
+	MaxConnections int
+	// MaxMessageBytes bounds one line, terminator excluded; a longer line
+	// gets an error and its connection is closed. Default 1 MiB.
+	MaxMessageBytes int
+	// MaxQueueBytes bounds each connection's outbound queue. Events to a
+	// connection whose queue is full fail at once with queue_full; a
+	// connection whose own replies fill it stops being read until the
+	// queue drains. Default 4 MiB.
+	MaxQueueBytes int
+	// MaxMachinesPerConnection bounds the ids one connection may own.
+	// Default 1000.
+	MaxMachinesPerConnection int
+	// MaxPendingRequests bounds one connection's unanswered Requests.
+	// Default 1000.
+	MaxPendingRequests int
+	// RequestTimeout applies to a Request that sets no TimeoutMs.
+	// Default 30s.
+	RequestTimeout time.Duration
+	// WriteTimeout bounds one write to a client; a client that does not
+	// read for this long is disconnected. Default 30s.
+	WriteTimeout time.Duration
+	// Logger receives the server's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for Config.
+const (
+	DefaultMaxConnections           = 100
+	DefaultMaxMessageBytes          = protocol.DefaultMaxLine
+	DefaultMaxQueueBytes            = 4 << 20
+	DefaultMaxMachinesPerConnection = 1000
+	DefaultMaxPendingRequests       = 1000
+	DefaultRequestTimeout           = 30 * time.Second
+	DefaultWriteTimeout             = 30 * time.Second
+)
+
+func (c Config) withDefaults() (Config, error) {
+	for _, v := range []struct {
+		name string
+		val  int64
+	}{
+		{"MaxConnections", int64(c.MaxConnections)},
+		{"MaxMessageBytes", int64(c.MaxMessageBytes)},
+		{"MaxQueueBytes", int64(c.MaxQueueBytes)},
+		{"MaxMachinesPerConnection", int64(c.MaxMachinesPerConnection)},
+		{"MaxPendingRequests", int64(c.MaxPendingRequests)},
+		{"RequestTimeout", int64(c.RequestTimeout)},
+		{"WriteTimeout", int64(c.WriteTimeout)},
+	} {
+		if v.val < 0 {
+			return c, fmt.Errorf("server: %s must not be negative", v.name)
+		}
+	}
+	def := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	def(&c.MaxConnections, DefaultMaxConnections)
+	def(&c.MaxMessageBytes, DefaultMaxMessageBytes)
+	def(&c.MaxQueueBytes, DefaultMaxQueueBytes)
+	def(&c.MaxMachinesPerConnection, DefaultMaxMachinesPerConnection)
+	def(&c.MaxPendingRequests, DefaultMaxPendingRequests)
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// Server is a statebus bus. Its methods are safe for concurrent use.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	debug  bool
+	router *router.Router
+
+	startedAt time.Time
+	active    atomic.Int64 // live connections
+	nextConn  atomic.Uint64
+	lastSeen  atomic.Int64 // unix nanos of the last connect
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closed    bool
+	peak      int
+	peakAt    time.Time
+	totals    stats // counters of connections that are gone
+	rejected  uint64
+
+	wg   sync.WaitGroup // connection and rejection goroutines
+	done chan struct{}  // closed by Shutdown
+}
+
+// New returns a server with cfg's limits.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		debug:     cfg.Logger.Enabled(context.Background(), slog.LevelDebug),
+		router:    router.New(router.Limits{MachinesPerEndpoint: cfg.MaxMachinesPerConnection, PendingPerEndpoint: cfg.MaxPendingRequests}),
+		startedAt: time.Now(),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		done:      make(chan struct{}),
+	}
+	s.lastSeen.Store(s.startedAt.UnixNano())
+	return s, nil
+}
+
+// Serve accepts connections on ln until Shutdown or a permanent accept
+// error, and returns ErrServerClosed or that error. Serve takes ownership
+// of ln and closes it on return.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				return ErrServerClosed
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off and retry,
+				// as net/http does.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.done:
+					return ErrServerClosed
+				}
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		s.admit(nc)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// admit starts serving nc, or refuses it at MaxConnections.
+func (s *Server) admit(nc net.Conn) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	n := int(s.active.Load())
+	if n >= s.cfg.MaxConnections {
+		s.rejected++
+		s.mu.Unlock()
+		s.log.Warn("Connection refused: too many connections", "max", s.cfg.MaxConnections)
+		s.wg.Add(1)
+		go s.refuse(nc)
+		return
+	}
+	s.active.Add(1)
+	n++
+	now := time.Now()
+	if n > s.peak {
+		s.peak, s.peakAt = n, now
+	}
+	c := newConn(s, nc)
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.lastSeen.Store(now.UnixNano())
+	s.log.Info(fmt.Sprintf("Client connected. Total connections: %d", n), "conn", c.id)
+	go c.serve()
+}
+
+// refuse writes one too_many_connections line to nc and closes it.
+func (s *Server) refuse(nc net.Conn) {
+	defer s.wg.Done()
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write(protocol.AppendError(nil, nil, protocol.CodeTooManyConnections,
+		fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, s.cfg.MaxConnections)))
+	nc.Close()
+}
+
+// gone is called once per connection after both its goroutines ended.
+func (s *Server) gone(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.totals.add(&c.stats)
+	n := s.active.Add(-1)
+	s.mu.Unlock()
+	s.log.Info(fmt.Sprintf("Client disconnected. Remaining connections: %d", n), "conn", c.id)
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, stops reading from every connection after the
+// line in hand, flushes queued lines and closes all connections. If ctx
+// ends first, remaining connections are closed at once and ctx's error is
+// returned. Serve returns ErrServerClosed. Calling Shutdown again returns
+// ErrServerClosed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	close(s.done)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+
+	finished := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-finished
+		return ctx.Err()
+	}
+}
+
+// Router returns the server's routing table, for inspection.
+func (s *Server) Router() *router.Router { return s.router }
