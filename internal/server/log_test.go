@@ -1,0 +1,10 @@
+package server_test
+
+import (
+	"io"
+	"log/slog"
+)
+
+func discardLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+}
