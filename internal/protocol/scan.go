@@ -229,11 +229,9 @@ type objectIter struct {
 	bad   bool
 	done  bool
 
-	key     []byte // raw key token, quotes included
-	keyEsc  bool   // key contains escapes
-	val     []byte // raw value
-	keyBuf  [32]byte
-	keyName []byte // unescaped key when short enough; nil otherwise
+	key    []byte // raw key token, quotes included
+	keyEsc bool   // key contains escapes
+	val    []byte // raw value
 }
 
 // reset starts iterating over obj, which must start (after whitespace) with
@@ -293,12 +291,6 @@ func (it *objectIter) next() bool {
 	}
 	it.val = b[vstart:i]
 	it.i = i
-	it.keyName = nil
-	if !esc {
-		it.keyName = it.key[1 : len(it.key)-1]
-	} else if u, ok := appendUnquoted(it.keyBuf[:0], it.key); ok && len(u) <= len(it.keyBuf) {
-		it.keyName = u
-	}
 	return true
 }
 
@@ -312,7 +304,12 @@ func (it *objectIter) rest() []byte { return it.b[it.i:] }
 // is reports whether the current key equals name, ignoring ASCII case as
 // encoding/json does.
 func (it *objectIter) is(name string) bool {
-	k := it.keyName
+	k := it.key[1 : len(it.key)-1]
+	if it.keyEsc {
+		// Rare: a key written with escapes, such as "Typ\u0065".
+		var buf [64]byte
+		k, _ = appendUnquoted(buf[:0], it.key)
+	}
 	if len(k) != len(name) {
 		return false
 	}

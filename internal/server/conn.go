@@ -13,8 +13,8 @@ import (
 	"github.com/statebus/statebus/internal/router"
 )
 
-// spareCap bounds the write buffer a connection keeps between writes, so an
-// idle connection does not hold on to a burst's worth of memory.
+// spareCap bounds the write buffer a connection keeps once its writer goes
+// idle, so an idle connection does not hold on to a burst's worth of memory.
 const spareCap = 64 << 10
 
 // conn is one client connection. Its reader goroutine (serve) decodes and
@@ -151,6 +151,10 @@ func (c *conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.out) == 0 && !c.closing && !c.dead {
+			if cap(c.spare) > spareCap {
+				// Going idle: do not keep a burst's buffer.
+				c.spare = nil
+			}
 			c.writerWaiting = true
 			c.mu.Unlock()
 			<-c.wake
@@ -183,11 +187,9 @@ func (c *conn) writeLoop() {
 			c.nc.Close() // unblocks the reader
 			return
 		}
-		if cap(buf) <= spareCap {
-			c.mu.Lock()
-			c.spare = buf[:0]
-			c.mu.Unlock()
-		}
+		c.mu.Lock()
+		c.spare = buf[:0]
+		c.mu.Unlock()
 	}
 }
 

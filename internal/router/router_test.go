@@ -1,0 +1,304 @@
+package router
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+)
+
+// sink is an Endpoint that records what reaches it. It stands in for a
+// connection, whose real implementation is tested in package server.
+type sink struct {
+	mu        sync.Mutex
+	events    []string // target ids
+	requests  []uint64
+	completed []string // "answer" or the failure code
+	full      bool
+	closed    bool
+	done      chan struct{}
+}
+
+func newSink() *sink { return &sink{done: make(chan struct{}, 16)} }
+
+func (s *sink) Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.full:
+		return ErrQueueFull
+	}
+	if kind == protocol.KindRequest {
+		s.requests = append(s.requests, requestID)
+	} else {
+		s.events = append(s.events, m.ID)
+	}
+	return nil
+}
+
+func (s *sink) Complete(p *Pending, a *protocol.Answer, fail *protocol.Error) {
+	s.mu.Lock()
+	if fail != nil {
+		s.completed = append(s.completed, fail.Code.String())
+	} else {
+		s.completed = append(s.completed, "answer")
+	}
+	s.mu.Unlock()
+	s.done <- struct{}{}
+}
+
+func ev(src, target string) *protocol.Event {
+	return &protocol.Event{
+		Source: protocol.AppendQuoted(nil, src),
+		Target: protocol.AppendQuoted(nil, target),
+		Name:   protocol.String(`"E"`),
+	}
+}
+
+func bind(t *testing.T, r *Router, ep Endpoint, id string) *Machine {
+	t.Helper()
+	m, code := r.Bind(ep, []byte(id), protocol.AppendQuoted(nil, id), Info{})
+	if code != protocol.CodeNone {
+		t.Fatalf("Bind(%s) = %v", id, code)
+	}
+	return m
+}
+
+// check verifies the router's invariants: every machine is listed under
+// its owner exactly once, owners list only their machines, and pending
+// counts add up.
+func check(t *testing.T, r *Router) {
+	t.Helper()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for ep, list := range r.owned {
+		if len(list) == 0 {
+			t.Errorf("empty owned list kept for %v", ep)
+		}
+		for _, m := range list {
+			n++
+			if r.machines[m.ID] != m || m.Owner != ep {
+				t.Errorf("machine %s listed under the wrong owner", m.ID)
+			}
+		}
+	}
+	if n != len(r.machines) {
+		t.Errorf("%d owned entries for %d machines", n, len(r.machines))
+	}
+	w := 0
+	for _, c := range r.waiting {
+		w += c
+	}
+	if w != len(r.pending) {
+		t.Errorf("waiting counts %d, pending %d", w, len(r.pending))
+	}
+}
+
+func TestOwnership(t *testing.T) {
+	r := New(Limits{})
+	a, b := newSink(), newSink()
+	bind(t, r, a, "x")
+	bind(t, r, a, "x") // idempotent
+	if _, code := r.Bind(b, []byte("x"), protocol.String(`"x"`), Info{}); code != protocol.CodeIDTaken {
+		t.Fatalf("second owner: %v", code)
+	}
+	if code := r.Unbind(b, []byte("x")); code != protocol.CodeNotOwner {
+		t.Fatalf("foreign unbind: %v", code)
+	}
+	if code := r.Unbind(b, []byte("never")); code != protocol.CodeNone {
+		t.Fatalf("unbind of unbound id: %v", code)
+	}
+	if _, code := r.Route(b, []byte("x"), []byte("x"), ev("x", "x")); code != protocol.CodeNotOwner {
+		t.Fatalf("spoofed source: %v", code)
+	}
+	if _, code := r.Route(b, []byte("anon"), []byte("x"), ev("anon", "x")); code != protocol.CodeNone {
+		t.Fatalf("unbound source: %v", code)
+	}
+	check(t, r)
+	if code := r.Unbind(a, []byte("x")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	bind(t, r, b, "x")
+	check(t, r)
+	if ids := r.Remove(b); len(ids) != 1 || ids[0] != "x" {
+		t.Fatalf("Remove released %v", ids)
+	}
+	if r.Count() != 0 {
+		t.Fatal("machines left after Remove")
+	}
+	check(t, r)
+}
+
+func TestRouteFailures(t *testing.T) {
+	r := New(Limits{})
+	a, b := newSink(), newSink()
+	bind(t, r, b, "b")
+	if _, code := r.Route(a, []byte("a"), []byte("nobody"), ev("a", "nobody")); code != protocol.CodeNotConnected {
+		t.Fatal(code)
+	}
+	b.full = true
+	if _, code := r.Route(a, []byte("a"), []byte("b"), ev("a", "b")); code != protocol.CodeQueueFull {
+		t.Fatal(code)
+	}
+	b.full, b.closed = false, true
+	if _, code := r.Route(a, []byte("a"), []byte("b"), ev("a", "b")); code != protocol.CodeNotConnected {
+		t.Fatal(code)
+	}
+}
+
+func TestPublishSkipsPublisher(t *testing.T) {
+	r := New(Limits{})
+	a, b, c := newSink(), newSink(), newSink()
+	bind(t, r, a, "a1")
+	bind(t, r, a, "a2")
+	bind(t, r, b, "b1")
+	bind(t, r, b, "b2")
+	bind(t, r, c, "c1")
+	c.full = true
+	n, failed, code := r.Publish(a, []byte("a1"), ev("a1", ""))
+	if code != protocol.CodeNone || n != 2 || failed != 1 {
+		t.Fatalf("Publish = %d, %d, %v", n, failed, code)
+	}
+	if len(a.events) != 0 || len(b.events) != 2 {
+		t.Fatalf("a got %v, b got %v", a.events, b.events)
+	}
+	if _, _, code := r.Publish(b, []byte("a1"), ev("a1", "")); code != protocol.CodeNotOwner {
+		t.Fatalf("publish as another's id: %v", code)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	r := New(Limits{MachinesPerEndpoint: 2, PendingPerEndpoint: 1})
+	a, b := newSink(), newSink()
+	bind(t, r, a, "1")
+	bind(t, r, a, "2")
+	if _, code := r.Bind(a, []byte("3"), protocol.String(`"3"`), Info{}); code != protocol.CodeTooManyMachines {
+		t.Fatalf("third id: %v", code)
+	}
+	bind(t, r, a, "2") // rebinding an owned id is not a new one
+	bind(t, r, b, "b")
+	if _, code := r.Request(a, []byte("1"), []byte("b"), ev("1", "b"), nil, time.Minute); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if _, code := r.Request(a, []byte("1"), []byte("b"), ev("1", "b"), nil, time.Minute); code != protocol.CodeTooManyRequests {
+		t.Fatalf("second pending request: %v", code)
+	}
+	check(t, r)
+	r.Remove(a)
+	check(t, r)
+	if r.PendingCount() != 0 {
+		t.Fatal("requester's pending request kept after Remove")
+	}
+}
+
+func TestRequestLifecycle(t *testing.T) {
+	r := New(Limits{})
+	a, b, c := newSink(), newSink(), newSink()
+	bind(t, r, a, "a")
+	bind(t, r, b, "b")
+	bind(t, r, c, "c")
+
+	// Answered by the target.
+	p, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), []byte(`7`), time.Minute)
+	if code != protocol.CodeNone || string(p.ReplyID) != "7" || b.requests[0] != p.ID {
+		t.Fatalf("Request: %v %+v", code, p)
+	}
+	if code := r.Answer(c, &protocol.Answer{RequestID: p.ID}); code != protocol.CodeUnknownRequest {
+		t.Fatalf("answer from a non-target: %v", code)
+	}
+	if code := r.Answer(b, &protocol.Answer{RequestID: p.ID}); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if code := r.Answer(b, &protocol.Answer{RequestID: p.ID}); code != protocol.CodeUnknownRequest {
+		t.Fatalf("second answer: %v", code)
+	}
+	<-a.done
+
+	// Timed out.
+	if _, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), nil, 10*time.Millisecond); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no timeout")
+	}
+
+	// Target removed while pending: fails at once.
+	if _, code := r.Request(a, []byte("a"), []byte("c"), ev("a", "c"), nil, time.Hour); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	r.Remove(c)
+	<-a.done
+	a.mu.Lock()
+	got := a.completed
+	a.mu.Unlock()
+	want := []string{"answer", "timeout", "target_disconnected"}
+	if len(got) != len(want) {
+		t.Fatalf("completions %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("completions %v, want %v", got, want)
+		}
+	}
+	check(t, r)
+	if r.PendingCount() != 0 {
+		t.Fatal("pending left")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	r := New(Limits{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ep := newSink()
+			id := []byte{'g', byte('0' + g)}
+			for range 2000 {
+				r.Bind(ep, id, protocol.AppendQuoted(nil, id), Info{})
+				r.Route(ep, id, []byte("g0"), ev(string(id), "g0"))
+				r.Publish(ep, id, ev(string(id), ""))
+				r.Machines()
+				r.Unbind(ep, id)
+			}
+			r.Remove(ep)
+		}()
+	}
+	wg.Wait()
+	check(t, r)
+	if r.Count() != 0 {
+		t.Fatal("machines left")
+	}
+}
+
+// BenchmarkRoute measures the routing decision and the delivery call for
+// one event: zero allocations.
+func BenchmarkRoute(b *testing.B) {
+	r := New(Limits{})
+	src, dst := newSink(), &countSink{}
+	r.Bind(src, []byte("src"), protocol.String(`"src"`), Info{})
+	r.Bind(dst, []byte("dst"), protocol.String(`"dst"`), Info{})
+	e := ev("src", "dst")
+	s, d := []byte("src"), []byte("dst")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, code := r.Route(src, s, d, e); code != protocol.CodeNone {
+			b.Fatal(code)
+		}
+	}
+}
+
+type countSink struct{ n int }
+
+func (c *countSink) Deliver(protocol.Kind, *protocol.Event, *Machine, uint64) error {
+	c.n++
+	return nil
+}
+func (c *countSink) Complete(*Pending, *protocol.Answer, *protocol.Error) {}
