@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/statebus/statebus/internal/config"
 	"github.com/statebus/statebus/internal/server"
@@ -115,6 +116,8 @@ func serve(cfg config.Config, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "statebus listening on %s\n", path)
 	log.Info("InterProcess Message Bus Service started successfully", "maxConnections", cfg.MaxConnections)
 
+	go monitorHealth(ctx, srv, cfg, log)
+
 	select {
 	case <-ctx.Done():
 		log.Info("Stopping: signal received")
@@ -124,21 +127,43 @@ func serve(cfg config.Config, stdout, stderr io.Writer) int {
 		return 1
 	}
 	stop()
-	if err := shutdown(srv, cfg, log); err != nil {
-		return 1
-	}
+	shutdown(srv, cfg, log)
 	<-served
 	log.Info("InterProcess Message Bus Service stopped")
 	return 0
 }
 
-func shutdown(srv *server.Server, cfg config.Config, log *slog.Logger) error {
+// shutdown stops the server within the configured timeout, closing
+// connections forcibly if they do not drain in time.
+func shutdown(srv *server.Server, cfg config.Config, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout())
 	defer cancel()
-	err := srv.Shutdown(ctx)
-	if err != nil && !errors.Is(err, server.ErrServerClosed) {
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
 		log.Warn("Shutdown timed out; connections closed forcibly", "err", err)
-		return nil
 	}
-	return nil
+}
+
+// monitorHealth logs one status line every HealthCheckIntervalSeconds
+// until ctx ends, at Information when healthy and Warning otherwise.
+func monitorHealth(ctx context.Context, srv *server.Server, cfg config.Config, log *slog.Logger) {
+	interval := time.Duration(cfg.HealthCheckIntervalSeconds) * time.Second
+	log.Info(fmt.Sprintf("Health Monitor started. Check interval: %d seconds", cfg.HealthCheckIntervalSeconds))
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		h := srv.Health()
+		line := fmt.Sprintf("Health: %s | Connections: %d | Machines: %d | Last Activity: %s",
+			map[bool]string{true: "OK", false: "UNHEALTHY (" + h.ErrorMessage + ")"}[h.IsHealthy],
+			h.ConnectionCount, h.RegisteredMachines, h.LastActivityAt.UTC().Format("2006-01-02 15:04:05"))
+		if h.IsHealthy {
+			log.Info(line)
+		} else {
+			log.Warn(line)
+		}
+	}
 }
