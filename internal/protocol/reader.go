@@ -62,6 +62,11 @@ func (r *Reader) ReadLine() ([]byte, error) {
 			if r.start < r.end {
 				line := r.buf[r.start:r.end]
 				r.start, r.scan = r.end, r.end
+				if !r.bomChecked && string(line) == "\xEF\xBB\xBF" {
+					// A stream holding only a BOM holds no line.
+					r.bomChecked = true
+					return nil, r.err
+				}
 				return r.finish(line)
 			}
 			return nil, r.err

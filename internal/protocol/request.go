@@ -198,7 +198,7 @@ func (g *Registration) Decode(payload []byte) error {
 	if payload == nil {
 		return ErrPayloadNull
 	}
-	if payload[0] == '"' {
+	if len(payload) > 0 && payload[0] == '"' {
 		g.MachineID = String(payload)
 		return checkMachineID(g.MachineID)
 	}

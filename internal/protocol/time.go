@@ -44,8 +44,11 @@ func (t Time) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements json.Unmarshaler; it accepts RFC 3339 with up to
 // nine fraction digits and the zone-less form .NET writes for unspecified
-// times (read as UTC).
+// times (read as UTC). JSON null leaves t unchanged.
 func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // a no-op, by the json.Unmarshaler convention
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err

@@ -1,0 +1,149 @@
+package protocol
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchPayload is a 100-byte JSON event payload.
+var benchPayload = `{"Message":"Ping 12345","Seq":12345,"Values":[1,2.5,-3e2],"Ok":true,"Note":"caf\u00e9 <ok>","N":[0]}`
+
+// benchLine is a SendEvent line of about 240 bytes carrying benchPayload.
+var benchLine = []byte(`{"Type":2,"Id":42,"Payload":{"SourceMachineId":"ping","TargetMachineId":"pong","EventName":"PING","Payload":` +
+	benchPayload + `,"Timestamp":"2025-10-04T02:24:28.5551234Z"}}`)
+
+func TestBenchData(t *testing.T) {
+	if len(benchPayload) != 100 || !Valid([]byte(benchPayload)) {
+		t.Fatalf("benchPayload: %d bytes, valid %v", len(benchPayload), Valid([]byte(benchPayload)))
+	}
+	if n := len(benchLine); n < 230 || n > 260 {
+		t.Fatalf("benchLine is %d bytes", n)
+	}
+}
+
+func decodeSendEvent(tb testing.TB, req *Request, ev *Event, line []byte) {
+	if err := req.Decode(line); err != nil {
+		tb.Fatal(err)
+	}
+	if err := ev.Decode(req.Payload, true); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestZeroAllocs checks that the steady-state path of a SendEvent (read,
+// decode, push, acknowledge) and of Register/Subscribe allocates nothing.
+func TestZeroAllocs(t *testing.T) {
+	var (
+		req Request
+		ev  Event
+		reg Registration
+		out = make([]byte, 0, 4096)
+		now = time.Date(2025, 10, 4, 2, 24, 27, 123456700, time.UTC)
+	)
+	regLine := []byte(litRegister1)
+	stream := bytes.Repeat(append(bytes.Clone(benchLine), '\r', '\n'), 64)
+	src := bytes.NewReader(stream)
+	r := NewReader(src, 0)
+	r.ReadLine() // allocate the buffer
+
+	tests := []struct {
+		name string
+		fn   func()
+	}{
+		{"Decode+Event.Decode+AppendEvent+AppendDelivered", func() {
+			decodeSendEvent(t, &req, &ev, benchLine)
+			out = AppendEvent(out[:0], KindEvent, &ev, ev.Target, now, 0)
+			out = AppendDelivered(out, req.ID, ev.Target)
+		}},
+		{"Register+AppendRegistered+AppendSubscribed", func() {
+			if err := req.Decode(regLine); err != nil {
+				t.Fatal(err)
+			}
+			if err := reg.Decode(req.Payload); err != nil {
+				t.Fatal(err)
+			}
+			out = AppendRegistered(out[:0], req.ID, reg.MachineID, reg.RegisteredAt, now)
+			out = AppendSubscribed(out, req.ID, reg.MachineID, now)
+		}},
+		{"String.Value+AppendErrorArg", func() {
+			var buf [64]byte
+			v := String(`"pong\u002dclient"`).Value(buf[:0])
+			out = AppendErrorArg(out[:0], req.ID, CodeNotConnected, TextNotConnected, v)
+			out = AppendError(out, nil, CodeInvalidJSON, TextInvalidJSON)
+		}},
+		{"AppendAnswer+AppendEvent(Request)", func() {
+			a := Answer{RequestID: 7, Payload: []byte(benchPayload)}
+			out = AppendAnswer(out[:0], req.ID, 7, ev.Source, &a)
+			out = AppendEvent(out, KindRequest, &ev, ev.Target, now, 7)
+		}},
+		{"ReadLine", func() {
+			line, err := r.ReadLine()
+			if err == io.EOF {
+				src.Reset(stream)
+				*r = Reader{r: src, max: r.max, buf: r.buf}
+				line, err = r.ReadLine()
+			}
+			if err != nil || len(line) != len(benchLine) {
+				t.Fatalf("ReadLine: %d bytes, %v", len(line), err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		if n := testing.AllocsPerRun(200, tt.fn); n != 0 {
+			t.Errorf("%s: %v allocs per run, want 0", tt.name, n)
+		}
+	}
+}
+
+func BenchmarkDecodeSendEvent(b *testing.B) {
+	var req Request
+	var ev Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchLine)))
+	for b.Loop() {
+		decodeSendEvent(b, &req, &ev, benchLine)
+	}
+}
+
+func BenchmarkAppendEvent(b *testing.B) {
+	var req Request
+	var ev Event
+	decodeSendEvent(b, &req, &ev, benchLine)
+	now := time.Now()
+	out := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		out = AppendEvent(out[:0], KindEvent, &ev, ev.Target, now, 0)
+	}
+	b.SetBytes(int64(len(out)))
+}
+
+func BenchmarkReadLine(b *testing.B) {
+	const lines = 1000
+	data := []byte(strings.Repeat(string(benchLine)+"\r\n", lines))
+	src := bytes.NewReader(data)
+	r := NewReader(src, 0)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		src.Reset(data)
+		*r = Reader{r: src, max: r.max, buf: r.buf} // reuse the buffer
+		n := 0
+		for {
+			line, err := r.ReadLine()
+			if err == io.EOF {
+				break
+			}
+			if err != nil || len(line) != len(benchLine) {
+				b.Fatalf("line %d: %d bytes, %v", n, len(line), err)
+			}
+			n++
+		}
+		if n != lines {
+			b.Fatalf("%d lines", n)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package protocol
+
+import (
+	"strconv"
+	"time"
+)
+
+// The appenders below write one request line, as a client sends it, ending
+// in '\n'. Types 0-3 are written as numbers, as the C# client does; the
+// extensions by name. id is written as "Id" when non-zero.
+
+func appendRequestHead(dst []byte, t Type, id uint64) []byte {
+	dst = append(dst, `{"Type":`...)
+	if t <= TypeSubscribe {
+		dst = strconv.AppendInt(dst, int64(t), 10)
+	} else {
+		dst = append(dst, '"')
+		dst = append(dst, t.String()...)
+		dst = append(dst, '"')
+	}
+	if id != 0 {
+		dst = append(dst, `,"Id":`...)
+		dst = strconv.AppendUint(dst, id, 10)
+	}
+	return dst
+}
+
+// AppendSimpleRequest appends a request without payload (Ping, Health,
+// Metrics, ListMachines).
+func AppendSimpleRequest(dst []byte, t Type, id uint64) []byte {
+	dst = appendRequestHead(dst, t, id)
+	return append(dst, '}', '\n')
+}
+
+// AppendRegisterRequest appends a Register with the C# client's payload.
+func AppendRegisterRequest(dst []byte, id uint64, machine, processName string, pid int, at time.Time) []byte {
+	dst = appendRequestHead(dst, TypeRegister, id)
+	dst = append(dst, `,"Payload":{"MachineId":`...)
+	dst = AppendQuoted(dst, machine)
+	dst = append(dst, `,"ProcessName":`...)
+	dst = AppendQuoted(dst, processName)
+	dst = append(dst, `,"ProcessId":`...)
+	dst = strconv.AppendInt(dst, int64(pid), 10)
+	dst = append(dst, `,"RegisteredAt":"`...)
+	dst = AppendTime(dst, at)
+	return append(dst, `"}}`+"\n"...)
+}
+
+// AppendMachineRequest appends an Unregister or Subscribe for machine.
+func AppendMachineRequest(dst []byte, t Type, id uint64, machine string) []byte {
+	dst = appendRequestHead(dst, t, id)
+	dst = append(dst, `,"Payload":`...)
+	dst = AppendQuoted(dst, machine)
+	return append(dst, '}', '\n')
+}
+
+// AppendEventRequest appends a SendEvent, Publish (target "") or Request
+// (timeoutMs > 0 sets TimeoutMs). payload is raw JSON, nil for null.
+func AppendEventRequest(dst []byte, t Type, id uint64, source, target, event string, payload []byte, at time.Time, timeoutMs int64) []byte {
+	dst = appendRequestHead(dst, t, id)
+	dst = append(dst, `,"Payload":{"SourceMachineId":`...)
+	dst = AppendQuoted(dst, source)
+	if t != TypePublish {
+		dst = append(dst, `,"TargetMachineId":`...)
+		dst = AppendQuoted(dst, target)
+	}
+	dst = append(dst, `,"EventName":`...)
+	dst = AppendQuoted(dst, event)
+	dst = append(dst, `,"Payload":`...)
+	if payload == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, payload...)
+	}
+	dst = append(dst, `,"Timestamp":"`...)
+	dst = AppendTime(dst, at)
+	dst = append(dst, '"')
+	if timeoutMs > 0 {
+		dst = append(dst, `,"TimeoutMs":`...)
+		dst = strconv.AppendInt(dst, timeoutMs, 10)
+	}
+	return append(dst, '}', '}', '\n')
+}
+
+// AppendReplyRequest appends a Reply answering requestID with payload, or
+// with errText when it is not empty.
+func AppendReplyRequest(dst []byte, requestID uint64, payload []byte, errText string) []byte {
+	dst = appendRequestHead(dst, TypeReply, 0)
+	dst = append(dst, `,"Payload":{"RequestId":`...)
+	dst = strconv.AppendUint(dst, requestID, 10)
+	if errText != "" {
+		dst = append(dst, `,"Error":`...)
+		dst = AppendQuoted(dst, errText)
+	} else {
+		dst = append(dst, `,"Payload":`...)
+		if payload == nil {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, payload...)
+		}
+	}
+	return append(dst, '}', '}', '\n')
+}
