@@ -153,7 +153,11 @@ func AppendEvent(dst []byte, kind Kind, ev *Event, target String, now time.Time,
 func AppendAnswer(dst, id []byte, requestID uint64, from String, a *Answer) []byte {
 	if !a.Error.IsZero() {
 		var buf [256]byte
-		return AppendErrorArg(dst, id, CodeRemote, "", a.Error.Value(buf[:0]))
+		text := a.Error.Value(buf[:0])
+		if len(text) == 0 {
+			return AppendError(dst, id, CodeRemote, "Target replied with an error")
+		}
+		return AppendErrorArg(dst, id, CodeRemote, "", text)
 	}
 	dst = appendHead(dst, true)
 	dst = append(dst, `{"RequestId":`...)

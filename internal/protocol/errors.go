@@ -24,7 +24,6 @@ const (
 	CodeTargetGone              // target_disconnected: the target left before replying
 	CodeUnknownRequest          // unknown_request: Reply to no pending request
 	CodeRemote                  // remote_error: the target answered a Request with an error
-	CodeShuttingDown            // shutting_down: the bus is stopping
 )
 
 var codeNames = [...]string{
@@ -45,7 +44,6 @@ var codeNames = [...]string{
 	CodeTargetGone:         "target_disconnected",
 	CodeUnknownRequest:     "unknown_request",
 	CodeRemote:             "remote_error",
-	CodeShuttingDown:       "shutting_down",
 }
 
 // String returns the code's wire name.
@@ -95,9 +93,9 @@ const (
 	TextUnknownType    = "Unknown message type: "
 	TextQueueFull      = "Target machine queue full: "
 	TextIDTaken        = "Machine id is owned by another connection: "
+	TextNotOwner       = "Not the owner of machine id: "
 	TextLineTooLong    = "Message exceeds the maximum line length"
 	TextTooManyConns   = "Too many connections"
-	TextShuttingDown   = "Message bus is shutting down"
 	TextTimeout        = "Request timed out: "
 	TextTargetGone     = "Target machine disconnected before replying: "
 	TextUnknownRequest = "Unknown or expired request: "

@@ -29,6 +29,7 @@ type Reader struct {
 	max        int
 	bomChecked bool
 	err        error
+	total      int64 // bytes read from the stream
 }
 
 // NewReader returns a Reader over r for lines of at most max bytes
@@ -39,6 +40,9 @@ func NewReader(r io.Reader, max int) *Reader {
 	}
 	return &Reader{r: r, max: max}
 }
+
+// Total reports how many bytes have been read from the stream.
+func (r *Reader) Total() int64 { return r.total }
 
 // Buffered reports how many bytes are buffered and not yet returned.
 func (r *Reader) Buffered() int { return r.end - r.start }
@@ -122,6 +126,7 @@ func (r *Reader) fill() {
 	}
 	n, err := r.r.Read(r.buf[r.end:])
 	r.end += n
+	r.total += int64(n)
 	if err != nil {
 		r.err = err
 	}

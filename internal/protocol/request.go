@@ -159,7 +159,7 @@ func (e *Event) Decode(payload []byte, needTarget bool) error {
 			e.Payload = it.val
 		case it.is("Timestamp"):
 			e.Timestamp, err = stringField(it.val, "Timestamp")
-		case it.is("TimeoutMs"):
+		case it.is("TimeoutMs") && !isNull(it.val):
 			n, ok := parseInt32(it.val)
 			if !ok || n <= 0 {
 				err = invalidPayload("TimeoutMs must be a positive integer")

@@ -124,8 +124,9 @@ func (r *Router) Bind(ep Endpoint, id []byte, token protocol.String, info Info) 
 	return m, protocol.CodeNone
 }
 
-// Unbind releases id if ep owns it. Releasing an unbound id succeeds; an id
-// owned by another endpoint fails with CodeNotOwner.
+// Unbind releases id if ep owns it; requests waiting on it fail with
+// CodeTargetGone. Releasing an unbound id succeeds; an id owned by another
+// endpoint fails with CodeNotOwner.
 func (r *Router) Unbind(ep Endpoint, id []byte) protocol.Code {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -137,6 +138,7 @@ func (r *Router) Unbind(ep Endpoint, id []byte) protocol.Code {
 		return protocol.CodeNotOwner
 	}
 	delete(r.machines, m.ID)
+	r.failPendingTo(m)
 	list := r.owned[ep]
 	for i, x := range list {
 		if x == m {
@@ -152,6 +154,19 @@ func (r *Router) Unbind(ep Endpoint, id []byte) protocol.Code {
 		r.owned[ep] = list
 	}
 	return protocol.CodeNone
+}
+
+// failPendingTo fails, asynchronously, requests waiting on machine m,
+// which is going away. r.mu must be held.
+func (r *Router) failPendingTo(m *Machine) {
+	for id, p := range r.pending {
+		if p.Target == m {
+			delete(r.pending, id)
+			r.release(p)
+			p.timer.Stop()
+			go p.Requester.Complete(p, nil, &protocol.Error{Code: protocol.CodeTargetGone, Text: protocol.TextTargetGone + m.ID})
+		}
+	}
 }
 
 // Remove forgets ep: every id it owned is released, its own pending
@@ -226,8 +241,9 @@ func deliverCode(err error) protocol.Code {
 }
 
 // Publish delivers ev to every bound machine whose owner is not ep. It
-// returns how many deliveries succeeded and failed (a full or closing
-// queue), or CodeNotOwner if src belongs to another endpoint.
+// returns how many deliveries succeeded and how many failed on a full
+// queue (machines whose connection is closing are skipped), or
+// CodeNotOwner if src belongs to another endpoint.
 func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered, failed int, code protocol.Code) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -238,9 +254,10 @@ func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered
 		if m.Owner == ep {
 			continue
 		}
-		if m.Owner.Deliver(protocol.KindEvent, ev, m, 0) == nil {
+		switch err := m.Owner.Deliver(protocol.KindEvent, ev, m, 0); {
+		case err == nil:
 			delivered++
-		} else {
+		case errors.Is(err, ErrQueueFull):
 			failed++
 		}
 	}

@@ -302,3 +302,27 @@ func (c *countSink) Deliver(protocol.Kind, *protocol.Event, *Machine, uint64) er
 	return nil
 }
 func (c *countSink) Complete(*Pending, *protocol.Answer, *protocol.Error) {}
+
+func TestUnbindFailsRequestsToTheID(t *testing.T) {
+	r := New(Limits{})
+	a, b := newSink(), newSink()
+	bind(t, r, a, "a")
+	bind(t, r, b, "b")
+	if _, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), []byte("1"), time.Hour); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if code := r.Unbind(b, []byte("b")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pending request not failed")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.completed) != 1 || a.completed[0] != "target_disconnected" {
+		t.Fatalf("completions %v", a.completed)
+	}
+	check(t, r)
+}

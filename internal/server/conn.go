@@ -68,7 +68,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 // goroutine, then the teardown.
 func (c *conn) serve() {
 	go c.writeLoop()
-	c.readLoop()
+	eof := c.readLoop()
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
 		c.srv.log.Info("Removed writer for disconnected machine: "+id, "conn", c.id)
@@ -78,11 +78,41 @@ func (c *conn) serve() {
 	c.signalLocked()
 	c.mu.Unlock()
 	<-c.writerDone
-	c.nc.Close()
+	if eof {
+		c.nc.Close()
+	} else {
+		linger(c.nc)
+	}
 	c.srv.gone(c)
 }
 
-func (c *conn) readLoop() {
+// lingerTime bounds how long a closing connection's unread input is
+// drained.
+const lingerTime = time.Second
+
+// linger closes nc without losing what was written to it: closing a socket
+// that still holds unread input makes the peer see a reset and lose lines
+// it had not read yet (the last error reply, say). So it ends the write
+// side, then reads and discards until the peer closes or lingerTime
+// passes, then closes.
+func linger(nc net.Conn) {
+	defer nc.Close()
+	cw, ok := nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	nc.SetReadDeadline(time.Now().Add(lingerTime))
+	var buf [4096]byte
+	for {
+		if _, err := nc.Read(buf[:]); err != nil {
+			return
+		}
+	}
+}
+
+// readLoop handles lines until the connection ends. It reports whether
+// the peer closed it (EOF); otherwise the peer may still be sending.
+func (c *conn) readLoop() (eof bool) {
 	for {
 		if !c.rd.HasLine() {
 			// About to block in Read: hand what this batch queued to the writer.
@@ -91,17 +121,18 @@ func (c *conn) readLoop() {
 		line, err := c.rd.ReadLine()
 		if err != nil {
 			if errors.Is(err, protocol.ErrLineTooLong) {
+				c.req = protocol.Request{} // no Id: the line was never decoded
 				c.stats.fail(protocol.CodeLineTooLong)
 				c.replyError(protocol.CodeLineTooLong, protocol.TextLineTooLong)
 				c.srv.log.Warn("Closing connection: line exceeds MaxMessageBytes", "conn", c.id, "max", c.srv.cfg.MaxMessageBytes)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				c.srv.log.Debug("read failed", "conn", c.id, "err", err)
 			}
-			return
+			return errors.Is(err, io.EOF)
 		}
 		c.lastActive.Store(time.Now().UnixNano())
 		if !c.waitRoom() {
-			return
+			return false
 		}
 		c.handle(line)
 	}

@@ -15,7 +15,7 @@ import (
 // the request fails.
 func (c *conn) handle(line []byte) {
 	c.stats.linesIn.Add(1)
-	c.stats.bytesIn.Add(uint64(len(line)) + 1)
+	c.stats.bytesIn.Store(uint64(c.rd.Total()))
 	if err := c.req.Decode(line); err != nil {
 		c.replyDecodeError(err)
 		return
@@ -94,7 +94,7 @@ func codeText(code protocol.Code) string {
 	case protocol.CodeIDTaken:
 		return protocol.TextIDTaken
 	case protocol.CodeNotOwner:
-		return "Machine id is owned by another connection: "
+		return protocol.TextNotOwner
 	case protocol.CodeTooManyMachines:
 		return "Too many machine ids on this connection; cannot add: "
 	case protocol.CodeTooManyRequests:
@@ -201,10 +201,17 @@ func (c *conn) publish() {
 	if failed > 0 {
 		c.stats.failures[protocol.CodeQueueFull].Add(uint64(failed))
 	}
+	// Targets that were disconnecting are gone and not counted.
 	c.replyData(fmt.Appendf(nil, `{"Published":true,"EventName":%s,"Recipients":%d,"Failed":%d}`, c.ev.Name, n, failed))
 }
 
 func (c *conn) request() {
+	if c.req.ID == nil {
+		// The reply comes later, out of order: only an Id can match it.
+		c.stats.fail(protocol.CodeInvalidPayload)
+		c.replyError(protocol.CodeInvalidPayload, "Request needs an Id to match its reply")
+		return
+	}
 	if err := c.ev.Decode(c.req.Payload, true); err != nil {
 		c.replyDecodeError(err)
 		return

@@ -244,7 +244,7 @@ func (s *Server) refuse(nc net.Conn) {
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
 	nc.Write(protocol.AppendError(nil, nil, protocol.CodeTooManyConnections,
 		fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, s.cfg.MaxConnections)))
-	nc.Close()
+	linger(nc)
 }
 
 // gone is called once per connection after both its goroutines ended.

@@ -259,7 +259,7 @@ func TestDisconnectReleasesEverything(t *testing.T) {
 	other := bus.dial(t)
 	register(other, "other")
 	// A request from owner to other is pending when owner leaves.
-	owner.send(`{"Type":"Request","Payload":{"SourceMachineId":"x1","TargetMachineId":"other","EventName":"Q"}}` + "\n")
+	owner.send(`{"Type":"Request","Id":1,"Payload":{"SourceMachineId":"x1","TargetMachineId":"other","EventName":"Q"}}` + "\n")
 	if r := other.reply(); r.Kind != "Request" {
 		t.Fatalf("got %+v", r)
 	}
@@ -395,4 +395,21 @@ func TestHealthAndMetricsOverTheWire(t *testing.T) {
 	if m["LinesIn"] != 5.0 {
 		t.Errorf("LinesIn = %v, want 5", m["LinesIn"])
 	}
+}
+
+func TestFatalErrorReachesClientIntact(t *testing.T) {
+	bus := startBus(t, server.Config{MaxMessageBytes: 1024})
+	c := bus.dial(t)
+	// A request with an Id, then an over-long line in the same write: the
+	// Ping's reply and the error both arrive, the error without a stale Id,
+	// and the client sees EOF rather than a reset.
+	c.send(`{"Type":"Ping","Id":"abc"}` + "\n" + strings.Repeat("q", 1025) + "\n" + strings.Repeat("more input ", 1000))
+	if r := c.reply(); !r.Success || string(r.ID) != `"abc"` {
+		t.Fatalf("ping reply %+v", r)
+	}
+	line := c.line()
+	if !json.Valid([]byte(line)) || !strings.Contains(line, `"Code":"line_too_long"`) || strings.Contains(line, `"Id"`) {
+		t.Fatalf("fatal error line %s", line)
+	}
+	c.expectEOF()
 }

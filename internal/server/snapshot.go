@@ -53,20 +53,9 @@ func (s *Server) Health() metrics.Health {
 	return metrics.Evaluate(in)
 }
 
-// Wire shapes of the extension replies. Field names are PascalCase, times
-// in .NET form, as the original's HealthStatus and PerformanceMetrics.
-
-type healthWire struct {
-	IsHealthy          bool
-	ConnectionCount    int
-	RegisteredMachines int
-	LastActivityAt     protocol.Time
-	ErrorMessage       *string
-}
-
-func (s *Server) healthData() healthWire {
+func (s *Server) healthData() protocol.HealthData {
 	h := s.Health()
-	w := healthWire{
+	w := protocol.HealthData{
 		IsHealthy:          h.IsHealthy,
 		ConnectionCount:    h.ConnectionCount,
 		RegisteredMachines: h.RegisteredMachines,
@@ -78,34 +67,13 @@ func (s *Server) healthData() healthWire {
 	return w
 }
 
-type metricsWire struct {
-	StartedAt           protocol.Time
-	Uptime              string  // .NET TimeSpan form
-	UptimeSeconds       float64 //
-	ConnectionCount     int
-	RegisteredMachines  int
-	PendingRequests     int
-	PeakConnections     int
-	PeakConnectionsAt   protocol.Time
-	QueuedBytes         int
-	LinesIn             uint64
-	BytesIn             uint64
-	BytesOut            uint64
-	EventsRouted        uint64
-	EventsPublished     uint64
-	Requests            uint64
-	Replies             uint64
-	RejectedConnections uint64
-	Failures            map[string]uint64
-}
-
-func (s *Server) metricsData() metricsWire {
+func (s *Server) metricsData() protocol.MetricsData {
 	m := s.Snapshot()
 	failures := m.Failures
 	if failures == nil {
 		failures = map[string]uint64{}
 	}
-	return metricsWire{
+	return protocol.MetricsData{
 		StartedAt:           protocol.Time(m.StartedAt),
 		Uptime:              metrics.FormatTimeSpan(m.Uptime()),
 		UptimeSeconds:       m.Uptime().Seconds(),
@@ -127,20 +95,11 @@ func (s *Server) metricsData() metricsWire {
 	}
 }
 
-type machineWire struct {
-	MachineId    string //nolint:revive // wire name
-	ProcessName  string
-	ProcessId    int64 //nolint:revive // wire name
-	RegisteredAt protocol.Time
-	ConnectionId uint64 //nolint:revive // wire name
-	Subscribed   bool
-}
-
-func (s *Server) machinesData() []machineWire {
+func (s *Server) machinesData() []protocol.MachineData {
 	list := s.router.Machines()
-	out := make([]machineWire, len(list))
+	out := make([]protocol.MachineData, len(list))
 	for i, m := range list {
-		out[i] = machineWire{
+		out[i] = protocol.MachineData{
 			MachineId:    m.ID,
 			ProcessName:  m.ProcessName,
 			ProcessId:    m.ProcessID,

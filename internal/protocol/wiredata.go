@@ -1,0 +1,47 @@
+package protocol
+
+// Data shapes of the extension replies, shared by the server that writes
+// them and the client that reads them. Field names are the wire names
+// (PascalCase, as the original's HealthStatus and PerformanceMetrics);
+// times are in .NET form.
+
+// HealthData is the Data of a Health reply.
+type HealthData struct {
+	IsHealthy          bool
+	ConnectionCount    int
+	RegisteredMachines int
+	LastActivityAt     Time
+	ErrorMessage       *string // null when healthy
+}
+
+// MetricsData is the Data of a Metrics reply.
+type MetricsData struct {
+	StartedAt           Time
+	Uptime              string // .NET TimeSpan form, [d.]hh:mm:ss[.fffffff]
+	UptimeSeconds       float64
+	ConnectionCount     int
+	RegisteredMachines  int
+	PendingRequests     int
+	PeakConnections     int
+	PeakConnectionsAt   Time
+	QueuedBytes         int
+	LinesIn             uint64
+	BytesIn             uint64
+	BytesOut            uint64
+	EventsRouted        uint64
+	EventsPublished     uint64
+	Requests            uint64
+	Replies             uint64
+	RejectedConnections uint64
+	Failures            map[string]uint64 // by error code
+}
+
+// MachineData is one element of the Data array of a ListMachines reply.
+type MachineData struct {
+	MachineId    string //lint:ignore ST1003 wire name
+	ProcessName  string
+	ProcessId    int64 //lint:ignore ST1003 wire name
+	RegisteredAt Time
+	ConnectionId uint64 //lint:ignore ST1003 wire name
+	Subscribed   bool
+}
