@@ -1,0 +1,38 @@
+// Package client connects Go programs to a statebus bus.
+//
+// A Conn is one connection to the bus. Dial it with the ids of the
+// machines it hosts; then send events to other machines by id, and
+// receive the events sent to yours:
+//
+//	c, err := client.Dial(ctx, "", client.WithMachines("worker-1"))
+//	if err != nil { ... }
+//	defer c.Close()
+//	c.OnEvent("JOB", func(ev client.Event) { ... })
+//	err = c.Send(ctx, "ui-main", "JOB_DONE", map[string]int{"id": 7})
+//
+// The address is a socket path, or a pipe name mapped as .NET maps it
+// ("" is the default pipe, XStateNet.MessageBus), so a Go program and C#
+// XStateNet clients share one bus.
+//
+// Calls wait for the bus's acknowledgement and fail with errors that
+// match the package's sentinels under errors.Is (ErrNotConnected,
+// ErrQueueFull, ErrTimeout, ErrDisconnected, ErrClosed ...): nothing fails
+// silently. SendAsync is the pipelined form for throughput; its failures
+// are reported to a handler. Request and OnRequest give correlated
+// request/reply between machines; Publish reaches every other machine.
+//
+// Received events are dispatched on a goroutine of their own, never on the
+// reader, so a slow handler does not hold up replies. Handlers by event
+// name, a "*" wildcard, channels (Events) and non-destructive waits
+// (Expect, WaitForEvent) can be combined; each sees every event.
+//
+// By default a Conn reconnects when the bus goes away: it redials with
+// backoff, registers its ids again and keeps its handlers; calls made
+// while it is down fail at once with ErrDisconnected unless
+// WithWaitForReconnect is set. Close is idempotent and ends every
+// goroutine the Conn started.
+//
+// Bind and Member adapt any Go state machine to the bus: events for the
+// member's id go to one function; the machine's own outgoing events leave
+// through Member.Send or Member.Emitter.
+package client

@@ -1,0 +1,380 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+)
+
+// Event is an event pushed to one of this connection's machines.
+type Event struct {
+	Source    string          // SourceMachineId
+	Target    string          // TargetMachineId: which of our machines it is for
+	Name      string          // EventName
+	Payload   json.RawMessage // the sender's payload bytes, verbatim; "null" when none
+	Timestamp time.Time       // the sender's timestamp (zero if unparsable)
+
+	requestID uint64 // non-zero for a Request awaiting a reply
+}
+
+// Decode unmarshals the payload into v.
+func (e *Event) Decode(v any) error { return json.Unmarshal(e.Payload, v) }
+
+// IsRequest reports whether the event is a Request that expects a reply.
+func (e *Event) IsRequest() bool { return e.requestID != 0 }
+
+func decodeEvent(data []byte, kind protocol.Kind) (*Event, bool) {
+	var pe protocol.Event
+	if err := pe.Decode(data, true); err != nil {
+		return nil, false
+	}
+	var buf [protocol.MaxMachineIDBytes + 8]byte
+	ev := &Event{
+		Source:  string(pe.Source.Value(buf[:0])),
+		Target:  string(pe.Target.Value(buf[:0])),
+		Name:    string(pe.Name.Value(buf[:0])),
+		Payload: json.RawMessage("null"),
+	}
+	if pe.Payload != nil {
+		ev.Payload = append(json.RawMessage(nil), pe.Payload...)
+	}
+	if !pe.Timestamp.IsZero() {
+		var t protocol.Time
+		if json.Unmarshal(pe.Timestamp, &t) == nil {
+			ev.Timestamp = time.Time(t)
+		}
+	}
+	if kind == protocol.KindRequest {
+		ev.requestID = protocol.RequestIDOf(data)
+		if ev.requestID == 0 {
+			return nil, false
+		}
+	}
+	return ev, true
+}
+
+// Handler receives events. Handlers run one at a time, in arrival order,
+// on the Conn's dispatch goroutine, never on its reader: a slow handler
+// delays other handlers but not replies to calls.
+type Handler func(Event)
+
+// RequestHandler answers a Request: the reply payload (marshalled with
+// encoding/json, or json.RawMessage as is) or an error whose text the
+// requester receives. Each request runs on its own goroutine; ctx ends
+// when the Conn closes.
+type RequestHandler func(ctx context.Context, ev Event) (any, error)
+
+type handlerEntry struct {
+	id int
+	fn Handler
+}
+
+// receiver holds the handlers and the dispatch queue.
+type receiver struct {
+	c   *Conn
+	max int
+
+	mu       sync.Mutex
+	notEmpty sync.Cond
+	notFull  sync.Cond
+	queue    []*Event
+	closed   bool
+	nextID   int
+	handlers map[string][]handlerEntry // by event name; "*" for all
+	targets  map[string]Handler        // by target machine id (Member)
+	requests map[string]RequestHandler // by event name; "*" for all
+	expects  map[*Expectation]struct{}
+	subs     map[*subscription]struct{}
+
+	ctx         context.Context
+	cancel      context.CancelFunc
+	asyncErrors atomic.Uint64
+}
+
+func newReceiver(c *Conn, max int) *receiver {
+	r := &receiver{
+		c:        c,
+		max:      max,
+		handlers: make(map[string][]handlerEntry),
+		targets:  make(map[string]Handler),
+		requests: make(map[string]RequestHandler),
+		expects:  make(map[*Expectation]struct{}),
+		subs:     make(map[*subscription]struct{}),
+	}
+	r.notEmpty.L = &r.mu
+	r.notFull.L = &r.mu
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	return r
+}
+
+// push queues ev for dispatch, waiting while the queue is full. It
+// returns false if the session ended (stop) or the receiver closed.
+func (r *receiver) push(ev *Event, stop <-chan struct{}) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(r.queue) >= r.max && !r.closed {
+		r.notFull.Wait()
+	}
+	if r.closed {
+		return false
+	}
+	r.queue = append(r.queue, ev)
+	r.notEmpty.Signal()
+	return true
+}
+
+func (r *receiver) close() {
+	r.mu.Lock()
+	r.closed = true
+	r.notEmpty.Broadcast()
+	r.notFull.Broadcast()
+	for e := range r.expects {
+		e.fail(ErrClosed)
+	}
+	clear(r.expects)
+	subs := r.subs
+	r.subs = make(map[*subscription]struct{})
+	r.mu.Unlock()
+	r.cancel()
+	for s := range subs {
+		s.end()
+	}
+}
+
+// run dispatches events until close.
+func (r *receiver) run() {
+	for {
+		r.mu.Lock()
+		for len(r.queue) == 0 && !r.closed {
+			r.notEmpty.Wait()
+		}
+		if r.closed {
+			r.mu.Unlock()
+			return
+		}
+		ev := r.queue[0]
+		r.queue[0] = nil
+		r.queue = r.queue[1:]
+		if len(r.queue) == 0 {
+			r.queue = nil
+		}
+		r.notFull.Signal()
+		r.mu.Unlock()
+		r.dispatch(ev)
+	}
+}
+
+func (r *receiver) dispatch(ev *Event) {
+	if ev.requestID != 0 {
+		r.serveRequest(ev)
+		return
+	}
+	r.mu.Lock()
+	for e := range r.expects {
+		if e.matches(ev) {
+			e.deliver(*ev)
+			delete(r.expects, e)
+		}
+	}
+	var fns []Handler
+	if h := r.targets[ev.Target]; h != nil {
+		fns = append(fns, h)
+	}
+	for _, h := range r.handlers[ev.Name] {
+		fns = append(fns, h.fn)
+	}
+	if ev.Name != "*" {
+		for _, h := range r.handlers["*"] {
+			fns = append(fns, h.fn)
+		}
+	}
+	subs := make([]*subscription, 0, len(r.subs))
+	for s := range r.subs {
+		subs = append(subs, s)
+	}
+	r.mu.Unlock()
+	for _, fn := range fns {
+		fn(*ev)
+	}
+	for _, s := range subs {
+		s.send(*ev)
+	}
+}
+
+// subscription is a channel returned by Events. Only the dispatcher
+// sends on ch; end closes it once no send is in progress.
+type subscription struct {
+	ch    chan Event
+	done  chan struct{}
+	once  sync.Once
+	mu    sync.Mutex // held while sending; guards ended
+	ended bool
+}
+
+// send delivers ev, waiting for the reader unless the subscription ends.
+func (s *subscription) send(ev Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	select {
+	case s.ch <- ev:
+	case <-s.done:
+	}
+}
+
+// end stops the subscription and closes its channel.
+func (s *subscription) end() {
+	s.once.Do(func() {
+		close(s.done) // unblocks a send in progress
+		s.mu.Lock()
+		s.ended = true
+		close(s.ch)
+		s.mu.Unlock()
+	})
+}
+
+func (r *receiver) serveRequest(ev *Event) {
+	r.mu.Lock()
+	h := r.requests[ev.Name]
+	if h == nil {
+		h = r.requests["*"]
+	}
+	r.mu.Unlock()
+	c := r.c
+	if h == nil {
+		c.reply(ev, nil, fmt.Errorf("no handler for request %s on machine %s", ev.Name, ev.Target))
+		return
+	}
+	go func() {
+		v, err := h(r.ctx, *ev)
+		c.reply(ev, v, err)
+	}()
+}
+
+// OnEvent calls h for every event named name ("*": every event) pushed to
+// any machine of this connection. It returns a function that removes h.
+// Handlers stay armed across reconnects.
+func (c *Conn) OnEvent(name string, h Handler) (remove func()) {
+	r := c.recv
+	r.mu.Lock()
+	r.nextID++
+	id := r.nextID
+	r.handlers[name] = append(r.handlers[name], handlerEntry{id, h})
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		list := r.handlers[name]
+		for i, e := range list {
+			if e.id == id {
+				r.handlers[name] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// OnRequest answers Requests named name ("*": any) with h. A Request with
+// no handler is answered with an error at once. It returns a function that
+// removes h.
+func (c *Conn) OnRequest(name string, h RequestHandler) (remove func()) {
+	r := c.recv
+	r.mu.Lock()
+	r.requests[name] = h
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		delete(r.requests, name)
+		r.mu.Unlock()
+	}
+}
+
+// Events returns a channel receiving every event pushed to this
+// connection until ctx ends or the Conn closes, when it is closed. Events
+// wait for the channel's reader (buffer size buf), holding up dispatch.
+func (c *Conn) Events(ctx context.Context, buf int) <-chan Event {
+	r := c.recv
+	s := &subscription{ch: make(chan Event, buf), done: make(chan struct{})}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		s.end()
+		return s.ch
+	}
+	r.subs[s] = struct{}{}
+	r.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		delete(r.subs, s)
+		r.mu.Unlock()
+		s.end()
+	})
+	return s.ch
+}
+
+// Expectation is a registered wait for one event; see Expect.
+type Expectation struct {
+	name string
+	ch   chan Event
+	err  error
+}
+
+func (e *Expectation) matches(ev *Event) bool { return e.name == "*" || e.name == ev.Name }
+
+func (e *Expectation) deliver(ev Event) { e.ch <- ev }
+
+func (e *Expectation) fail(err error) {
+	e.err = err
+	close(e.ch)
+}
+
+// Expect registers interest in the next event named name ("*": any)
+// before the action that causes it, so it cannot be missed; Wait then
+// returns it. Other handlers, channels and expectations still get the
+// event: nothing is consumed.
+func (c *Conn) Expect(name string) *Expectation {
+	e := &Expectation{name: name, ch: make(chan Event, 1)}
+	r := c.recv
+	r.mu.Lock()
+	if r.closed {
+		e.fail(ErrClosed)
+	} else {
+		r.expects[e] = struct{}{}
+	}
+	r.mu.Unlock()
+	return e
+}
+
+// Wait returns the expected event, or ctx's error, or ErrClosed.
+func (e *Expectation) Wait(ctx context.Context) (Event, error) {
+	select {
+	case ev, ok := <-e.ch:
+		if !ok {
+			return Event{}, e.err
+		}
+		return ev, nil
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+// WaitForEvent waits for the next event named name ("*": any) that
+// arrives after the call, without taking it from anyone else. To wait for
+// the answer to something you send, use Expect before sending.
+func (c *Conn) WaitForEvent(ctx context.Context, name string) (Event, error) {
+	e := c.Expect(name)
+	ev, err := e.Wait(ctx)
+	if err != nil {
+		c.recv.mu.Lock()
+		delete(c.recv.expects, e)
+		c.recv.mu.Unlock()
+	}
+	return ev, err
+}
