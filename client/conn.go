@@ -107,6 +107,9 @@ func (c *Conn) setState(st State, err error) {
 	}
 }
 
+// Path returns the socket (or pipe) path the Conn dials.
+func (c *Conn) Path() string { return c.path }
+
 // State returns the current connection state.
 func (c *Conn) State() State {
 	c.mu.Lock()

@@ -23,6 +23,14 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the bus in the foreground until SIGINT/SIGTERM", runServe},
+		{"send", "send an event to a machine and wait for delivery", runSend},
+		{"publish", "send an event to every machine", runPublish},
+		{"request", "send a request to a machine and print its reply", runRequest},
+		{"listen", "register machine ids and print the events they receive", runListen},
+		{"machines", "list the registered machines", runMachines},
+		{"health", "print health and metrics; exit non-zero when unhealthy", runHealth},
+		{"ping", "measure round trips to the bus", runPing},
+		{"self-test", "check a bus end to end (its own, or a running one)", runSelfTest},
 	}
 }
 

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/statebus/statebus/client"
+)
+
+// Exit codes shared by the client commands.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // the bus answered with a failure (not delivered, unhealthy, ...)
+	exitUsage       = 2
+	exitUnreachable = 3 // no bus at the address, or the connection broke
+)
+
+const exitCodesHelp = "Exit codes: 0 success, 1 the bus reported a failure, 2 usage error, 3 bus unreachable."
+
+// busFlags are the flags every client command takes.
+type busFlags struct {
+	socket  string
+	pipe    string
+	timeout time.Duration
+	json    bool
+}
+
+func (b *busFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.socket, "socket", "", "connect to the Unix socket at `PATH`")
+	fs.StringVar(&b.pipe, "pipe", "", "connect to pipe `NAME` (default XStateNet.MessageBus; on Unix $TMPDIR/CoreFxPipe_NAME)")
+	fs.DurationVar(&b.timeout, "timeout", 5*time.Second, "give up after this long")
+	fs.BoolVar(&b.json, "json", false, "print JSON instead of text")
+}
+
+// addr returns the address to dial: the socket, else the pipe name.
+func (b *busFlags) addr() string {
+	if b.socket != "" {
+		return b.socket
+	}
+	return b.pipe
+}
+
+// dial connects with reconnection off: a command fails rather than wait.
+func (b *busFlags) dial(ctx context.Context, ids ...string) (*client.Conn, error) {
+	return client.Dial(ctx, b.addr(), client.WithMachines(ids...), client.WithReconnect(false),
+		client.WithDialTimeout(b.timeout))
+}
+
+// newFlagSet returns a flag set whose --help prints usage and summary.
+func newFlagSet(name, usage, summary string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: statebus %s %s\n\n%s\n\nFlags:\n", name, usage, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// failure prints err and maps it to an exit code.
+func failure(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "statebus: "))
+	var be *client.Error
+	switch {
+	case errors.As(err, &be):
+		return exitFailed
+	case errors.Is(err, client.ErrDisconnected), errors.Is(err, client.ErrClosed):
+		return exitUnreachable
+	case errors.Is(err, context.DeadlineExceeded):
+		return exitFailed
+	default:
+		return exitUnreachable
+	}
+}
+
+// parsePayload reads the optional JSON argument: absent is null, "-"
+// reads standard input.
+func parsePayload(args []string, stdin io.Reader) (json.RawMessage, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	text := []byte(args[0])
+	if args[0] == "-" {
+		var err error
+		if text, err = io.ReadAll(stdin); err != nil {
+			return nil, err
+		}
+	}
+	if !json.Valid(text) {
+		return nil, fmt.Errorf("payload %q is not valid JSON (quote strings: '\"text\"')", text)
+	}
+	return json.RawMessage(text), nil
+}
+
+// signalContext is canceled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func printJSON(w io.Writer, v any) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// defaultSender is the machine id a command sends as without --as.
+func defaultSender() string { return fmt.Sprintf("statebus-cli-%d", os.Getpid()) }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+func runMachines(args []string, stdout, stderr io.Writer) int {
+	var b busFlags
+	fs := newFlagSet("machines", "", "Lists the machines registered on the bus. "+exitCodesHelp, stderr)
+	b.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	c, err := b.dial(ctx)
+	if err != nil {
+		return failure(stderr, "machines", err)
+	}
+	defer c.Close()
+	list, err := c.ListMachines(ctx)
+	if err != nil {
+		return failure(stderr, "machines", err)
+	}
+	if b.json {
+		printJSON(stdout, list)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MACHINE\tPID\tPROCESS\tCONN\tSINCE")
+	for _, m := range list {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", m.ID, m.ProcessID, m.ProcessName, m.ConnectionID,
+			m.RegisteredAt.Local().Format("2006-01-02 15:04:05"))
+	}
+	tw.Flush()
+	if len(list) == 0 {
+		fmt.Fprintln(stderr, "(no machines registered)")
+	}
+	return exitOK
+}
+
+func runHealth(args []string, stdout, stderr io.Writer) int {
+	var b busFlags
+	fs := newFlagSet("health", "", "Prints the bus's health and metrics; exits 1 when unhealthy, 3 when unreachable.", stderr)
+	b.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	c, err := b.dial(ctx)
+	if err != nil {
+		return failure(stderr, "health", err)
+	}
+	defer c.Close()
+	h, err := c.Health(ctx)
+	if err != nil {
+		return failure(stderr, "health", err)
+	}
+	m, err := c.Metrics(ctx)
+	if err != nil {
+		return failure(stderr, "health", err)
+	}
+	code := exitOK
+	if !h.IsHealthy {
+		code = exitFailed
+	}
+	if b.json {
+		printJSON(stdout, map[string]any{"Health": h, "Metrics": m})
+		return code
+	}
+	status := "healthy"
+	if !h.IsHealthy {
+		status = "UNHEALTHY: " + h.ErrorMessage
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "status\t%s\n", status)
+	fmt.Fprintf(tw, "connections\t%d (peak %d)\n", h.ConnectionCount, m.PeakConnections)
+	fmt.Fprintf(tw, "machines\t%d\n", h.RegisteredMachines)
+	fmt.Fprintf(tw, "uptime\t%s (since %s)\n", m.Uptime.Round(time.Second), m.StartedAt.Local().Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(tw, "last activity\t%s\n", h.LastActivityAt.Local().Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(tw, "events routed\t%d\n", m.EventsRouted)
+	fmt.Fprintf(tw, "published\t%d\n", m.EventsPublished)
+	fmt.Fprintf(tw, "requests / replies\t%d / %d\n", m.Requests, m.Replies)
+	fmt.Fprintf(tw, "bytes in / out\t%d / %d\n", m.BytesIn, m.BytesOut)
+	fmt.Fprintf(tw, "queued bytes\t%d\n", m.QueuedBytes)
+	fmt.Fprintf(tw, "refused connections\t%d\n", m.RejectedConnections)
+	codes := make([]string, 0, len(m.Failures))
+	for k := range m.Failures {
+		codes = append(codes, k)
+	}
+	slices.Sort(codes)
+	for _, k := range codes {
+		fmt.Fprintf(tw, "failures: %s\t%d\n", k, m.Failures[k])
+	}
+	tw.Flush()
+	return code
+}
+
+func runPing(args []string, stdout, stderr io.Writer) int {
+	var b busFlags
+	fs := newFlagSet("ping", "[-c N] [-i D]", "Measures round trips to the bus. "+exitCodesHelp, stderr)
+	count := fs.Int("c", 5, "number of pings")
+	interval := fs.Duration("i", 200*time.Millisecond, "wait between pings")
+	b.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *count < 1 {
+		fmt.Fprintln(stderr, "statebus ping: -c must be at least 1")
+		return exitUsage
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	dctx, cancel := context.WithTimeout(ctx, b.timeout)
+	c, err := b.dial(dctx)
+	cancel()
+	if err != nil {
+		return failure(stderr, "ping", err)
+	}
+	defer c.Close()
+	var rtts []time.Duration
+	for i := 0; i < *count && ctx.Err() == nil; i++ {
+		if i > 0 {
+			select {
+			case <-time.After(*interval):
+			case <-ctx.Done():
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, b.timeout)
+		rtt, err := c.Ping(pctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return failure(stderr, "ping", err)
+		}
+		rtts = append(rtts, rtt)
+		if !b.json {
+			fmt.Fprintf(stdout, "pong from %s: seq=%d time=%s\n", c.Path(), i+1, rtt.Round(time.Microsecond))
+		}
+	}
+	if len(rtts) == 0 {
+		return exitFailed
+	}
+	s := summarize(rtts)
+	if b.json {
+		printJSON(stdout, map[string]any{"Count": len(rtts), "MinUs": us(s.min), "AvgUs": us(s.avg), "P50Us": us(s.p50), "P99Us": us(s.p99), "MaxUs": us(s.max)})
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%d pings: min %s avg %s p50 %s p99 %s max %s\n", len(rtts),
+		s.min.Round(time.Microsecond), s.avg.Round(time.Microsecond), s.p50.Round(time.Microsecond),
+		s.p99.Round(time.Microsecond), s.max.Round(time.Microsecond))
+	return exitOK
+}
+
+type latencies struct{ min, avg, p50, p99, max time.Duration }
+
+// summarize computes order statistics (nearest rank) of d.
+func summarize(d []time.Duration) latencies {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, v := range s {
+		sum += v
+	}
+	rank := func(p float64) time.Duration {
+		i := int(p*float64(len(s))+0.999999) - 1
+		return s[max(0, min(i, len(s)-1))]
+	}
+	return latencies{min: s[0], avg: sum / time.Duration(len(s)), p50: rank(0.50), p99: rank(0.99), max: s[len(s)-1]}
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
