@@ -413,3 +413,33 @@ func TestFatalErrorReachesClientIntact(t *testing.T) {
 	}
 	c.expectEOF()
 }
+
+func TestHostileLinesGetOneErrorEach(t *testing.T) {
+	bus := startBus(t, server.Config{})
+	c := bus.dial(t)
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	for _, line := range []string{
+		`{"Type":2,"Payload":{"SourceMachineId":"a","TargetMachineId":"b","EventName":"E","Payload":` + deep + `}}`,
+		deep,
+		`{"Type":2,"Payload":{"SourceMachineId":"a","TargetMachineId":"b","EventName":"E","Payload":` + strings.Repeat("9", 100000) + `}}`,
+		"\x00\x00\x00",
+		"\xC0\xAF{}",
+		`{"Type":"Ping","Id":` + strings.Repeat("1", 5000) + `}`,
+		`{"Type":` + strings.Repeat(" ", 10000) + `}`,
+	} {
+		c.send(line + "\n")
+		r := c.reply()
+		if line[0] == '{' && strings.Contains(line, `"Id":1111`) {
+			if !r.Success {
+				t.Errorf("long numeric Id: %+v", r)
+			}
+			continue
+		}
+		if r.Success && !strings.Contains(line, strings.Repeat("9", 100)) {
+			t.Errorf("%.40q accepted: %+v", line, r)
+		}
+	}
+	if r := c.call(`{"Type":"Ping"}`); !r.Success {
+		t.Fatalf("connection unusable after hostile lines: %+v", r)
+	}
+}
