@@ -7,85 +7,110 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/statebus/statebus/internal/config"
+	"github.com/statebus/statebus/internal/logging"
+	"github.com/statebus/statebus/internal/metrics"
 	"github.com/statebus/statebus/internal/server"
+	"github.com/statebus/statebus/internal/service"
 	"github.com/statebus/statebus/internal/transport"
 )
 
-func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("socket", "", "listen on the Unix domain socket at `PATH`")
-	pipe := fs.String("pipe", "", "pipe `NAME` (default from config, else XStateNet.MessageBus); on Unix it maps to $TMPDIR/CoreFxPipe_NAME as .NET does")
-	cfgFile := fs.String("config", "", "appsettings.json-style configuration `FILE`")
-	mode := fs.String("socket-mode", "", "socket file permissions in octal (default 0600)")
-	level := fs.String("log-level", "", "log level: Debug, Information, Warning, Error (default from config, else Information)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: statebus serve [--socket PATH | --pipe NAME] [--config FILE] [flags]")
-		fmt.Fprintln(stderr, "\nRuns the bus in the foreground until SIGINT or SIGTERM, then shuts down gracefully.")
-		fs.PrintDefaults()
+// serveOptions are serve's flags; they override the configuration.
+type serveOptions struct {
+	sources    config.Sources
+	socket     string
+	pipe       string
+	mode       string
+	level      string
+	http       string
+	httpRemote bool
+}
+
+func (o *serveOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.socket, "socket", "", "listen on the Unix domain socket at `PATH`")
+	fs.StringVar(&o.pipe, "pipe", "", "pipe `NAME` (default from config, else XStateNet.MessageBus); on Unix $TMPDIR/CoreFxPipe_NAME as .NET maps it")
+	fs.StringVar(&o.sources.File, "config", "", "appsettings.json-style configuration `FILE`; appsettings.{Environment}.json next to it and MessageBus__* variables layer on top")
+	fs.StringVar(&o.sources.Environment, "environment", "", "configuration environment `NAME` (default $STATEBUS_ENVIRONMENT, else $DOTNET_ENVIRONMENT)")
+	fs.StringVar(&o.mode, "socket-mode", "", "socket file permissions in octal (default 0600)")
+	fs.StringVar(&o.level, "log-level", "", "default log level: Debug, Information, Warning, Error (default from config, else Information)")
+	fs.StringVar(&o.http, "http", "", "serve /healthz and /metrics on `ADDR` (loopback only, e.g. 127.0.0.1:9475)")
+	fs.BoolVar(&o.httpRemote, "http-allow-remote", false, "allow --http on a non-loopback address")
+}
+
+// load reads the configuration layers, then applies the flags.
+func (o *serveOptions) load() (config.Config, []string, error) {
+	o.sources.Environ = os.Environ()
+	cfg, warnings, err := config.Load(o.sources)
+	if err != nil {
+		return cfg, warnings, err
 	}
+	if o.pipe != "" {
+		cfg.PipeName, cfg.SocketPath = o.pipe, ""
+	}
+	if o.socket != "" {
+		cfg.SocketPath = o.socket
+	}
+	if o.mode != "" {
+		m, err := strconv.ParseUint(o.mode, 8, 32)
+		if err != nil {
+			return cfg, warnings, fmt.Errorf("--socket-mode %q is not an octal mode", o.mode)
+		}
+		cfg.SocketMode = uint32(m)
+	}
+	if o.level != "" {
+		cfg.LogLevels["Default"] = o.level
+	}
+	if o.http != "" {
+		cfg.HTTPAddress = o.http
+	}
+	return cfg, warnings, cfg.Validate()
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	var o serveOptions
+	fs := newFlagSet("serve", "[--socket PATH | --pipe NAME] [--config FILE] [flags]",
+		"Runs the bus in the foreground until SIGINT or SIGTERM, then shuts down gracefully.\nEdits to the configuration files apply without a restart where they can.", stderr)
+	o.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "statebus serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return exitUsage
 	}
-
-	cfg := config.Default()
-	if *cfgFile != "" {
-		var warnings []string
-		var err error
-		cfg, warnings, err = config.LoadFile(*cfgFile)
+	if _, warnings, err := o.load(); err != nil {
 		for _, w := range warnings {
 			fmt.Fprintln(stderr, "statebus serve: warning:", w)
 		}
-		if err != nil {
-			fmt.Fprintln(stderr, "statebus serve:", err)
-			return 1
-		}
-	}
-	if *pipe != "" {
-		cfg.PipeName, cfg.SocketPath = *pipe, ""
-	}
-	if *socket != "" {
-		cfg.SocketPath = *socket
-	}
-	if *mode != "" {
-		m, err := strconv.ParseUint(*mode, 8, 32)
-		if err != nil {
-			fmt.Fprintf(stderr, "statebus serve: --socket-mode %q is not an octal mode\n", *mode)
-			return 2
-		}
-		cfg.SocketMode = uint32(m)
-	}
-	if *level != "" {
-		cfg.LogLevel = *level
-	}
-	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "statebus serve:", err)
-		return 2
+		return exitFailed
 	}
-	return serve(cfg, stdout, stderr)
+	ctx, stop := signalContext()
+	defer stop()
+	if err := runBus(ctx, &o, stdout, stderr, nil, nil); err != nil {
+		fmt.Fprintln(stderr, "statebus serve:", err)
+		return exitFailed
+	}
+	return exitOK
 }
 
-func serve(cfg config.Config, stdout, stderr io.Writer) int {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
-		Level: slog.Level(config.LogLevels[strings.ToLower(cfg.LogLevel)]),
-	}))
-	path := transport.Resolve(cfg.SocketPath, cfg.PipeName)
-	log.Info("XStateNet InterProcess Message Bus Service (statebus)")
-	log.Info("Starting Named Pipe Message Bus on pipe: "+cfg.PipeName, "path", path)
+func levelTable(cfg config.Config) map[string]slog.Level {
+	t := make(map[string]slog.Level, len(cfg.LogLevels))
+	for k, v := range cfg.LogLevels {
+		t[k] = slog.Level(config.LogLevels[strings.ToLower(v)])
+	}
+	return t
+}
 
-	srv, err := server.New(server.Config{
+func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
+	return server.Config{
 		MaxConnections:           cfg.MaxConnections,
 		MaxMessageBytes:          cfg.MaxMessageBytes,
 		MaxQueueBytes:            cfg.MaxQueueBytes,
@@ -94,43 +119,150 @@ func serve(cfg config.Config, stdout, stderr io.Writer) int {
 		RequestTimeout:           cfg.RequestTimeout(),
 		WriteTimeout:             cfg.WriteTimeout(),
 		Logger:                   log,
-	})
+	}
+}
+
+func monitorConfig(cfg config.Config) metrics.MonitorConfig {
+	return metrics.MonitorConfig{
+		Interval:               time.Duration(cfg.HealthCheckIntervalSeconds) * time.Second,
+		IdleAlert:              time.Duration(cfg.IdleAlertMinutes) * time.Minute,
+		ConnectionAlertPercent: cfg.ConnectionAlertPercent,
+		MaxConnections:         cfg.MaxConnections,
+	}
+}
+
+// runBus runs the bus until ctx ends, then shuts it down. extra, if not
+// nil, receives the logs too (the Windows Event Log). ready, if not nil,
+// is called once the bus accepts connections.
+func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extra slog.Handler, ready func()) error {
+	cfg, warnings, err := o.load()
 	if err != nil {
-		fmt.Fprintln(stderr, "statebus serve:", err)
-		return 1
+		return err
+	}
+	levels := logging.NewLevels()
+	levels.Set(levelTable(cfg))
+	var out slog.Handler = logging.Console(stderr)
+	if extra != nil {
+		out = slog.NewMultiHandler(out, extra)
+	}
+	root := logging.New(out, levels)
+	log := logging.For(root, logging.CategoryService)
+	for _, w := range warnings {
+		logging.For(root, logging.CategoryConfig).Warn("Configuration: " + w)
+	}
+	path := transport.Resolve(cfg.SocketPath, cfg.PipeName)
+	log.Info("XStateNet InterProcess Message Bus Service (statebus)")
+	log.Info("Starting Named Pipe Message Bus on pipe: "+cfg.PipeName, "path", path)
+
+	srv, err := server.New(serverConfig(cfg, logging.For(root, logging.CategoryServer)))
+	if err != nil {
+		return err
 	}
 	ln, err := transport.Listen(path, transport.Options{Mode: os.FileMode(cfg.SocketMode)})
 	if err != nil {
 		if errors.Is(err, transport.ErrInUse) {
-			fmt.Fprintf(stderr, "statebus serve: another bus is already listening on %s; leaving it alone\n", path)
-		} else {
-			fmt.Fprintln(stderr, "statebus serve:", err)
+			return fmt.Errorf("another bus is already listening on %s; leaving it alone", path)
 		}
-		return 1
+		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+
+	var hs *http.Server
+	if cfg.HTTPAddress != "" {
+		if hs, err = startHTTP(cfg.HTTPAddress, o.httpRemote, srv, logging.For(root, logging.CategoryHTTP)); err != nil {
+			shutdown(srv, cfg, log)
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "statebus listening on %s\n", path)
 	log.Info("InterProcess Message Bus Service started successfully", "maxConnections", cfg.MaxConnections)
+	service.NotifyReady()
+	service.NotifyStatus("listening on " + path)
+	if ready != nil {
+		ready()
+	}
 
-	go monitorHealth(ctx, srv, cfg, log)
+	monitor := metrics.NewMonitor(logging.For(root, logging.CategoryHealth), monitorConfig(cfg), srv.Health)
+	mctx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	go monitor.Run(mctx)
+	current := cfg
+	err = config.Watch(mctx, o.sources, 200*time.Millisecond, func(r config.Reload) {
+		current = applyReload(r, o, current, levels, srv, monitor, logging.For(root, logging.CategoryConfig))
+	})
+	if err != nil {
+		log.Warn("Configuration files are not watched; edits need a restart", "err", err)
+	}
 
+	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("Stopping: signal received")
-	case err := <-served:
-		log.Error("Listener failed", "err", err)
-		shutdown(srv, cfg, log)
-		return 1
+	case runErr = <-served:
+		log.Error("Listener failed", "err", runErr)
 	}
-	stop()
+	service.NotifyStopping()
+	stopMonitor()
+	if hs != nil {
+		hctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		hs.Shutdown(hctx)
+		cancel()
+	}
 	shutdown(srv, cfg, log)
-	<-served
+	if runErr == nil {
+		<-served
+	}
 	log.Info("InterProcess Message Bus Service stopped")
-	return 0
+	return runErr
+}
+
+// applyReload applies a reloaded configuration (flags still win) and
+// returns the configuration now in effect.
+func applyReload(r config.Reload, o *serveOptions, old config.Config, levels *logging.Levels, srv *server.Server, mon *metrics.Monitor, log *slog.Logger) config.Config {
+	if r.Err != nil {
+		log.Error("Configuration reload failed; keeping the previous settings", "err", r.Err)
+		return old
+	}
+	cfg, warnings, err := o.load() // the same layers plus the flags
+	if err != nil {
+		log.Error("Configuration reload failed; keeping the previous settings", "err", err)
+		return old
+	}
+	for _, w := range warnings {
+		log.Warn("Configuration: " + w)
+	}
+	levels.Set(levelTable(cfg))
+	if err := srv.Reconfigure(serverConfig(cfg, nil)); err != nil {
+		log.Error("Configuration reload failed; keeping the previous settings", "err", err)
+		return old
+	}
+	mon.SetConfig(monitorConfig(cfg))
+	for _, key := range config.RestartRequired(old, cfg) {
+		log.Warn("Configuration: " + key + " changed; it takes effect after a restart")
+	}
+	log.Info("Configuration reloaded", "maxConnections", cfg.MaxConnections, "logLevel", cfg.LogLevels["Default"])
+	return cfg
+}
+
+// startHTTP serves /healthz and /metrics on addr, which must be a
+// loopback address unless allowRemote.
+func startHTTP(addr string, allowRemote bool, srv *server.Server, log *slog.Logger) (*http.Server, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--http %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); !allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--http %q is not a loopback address; add --http-allow-remote to serve it anyway", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	hs := &http.Server{Handler: metrics.Handler(srv), ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	log.Info("Serving /healthz and /metrics on http://" + ln.Addr().String())
+	return hs, nil
 }
 
 // shutdown stops the server within the configured timeout, closing
@@ -140,30 +272,5 @@ func shutdown(srv *server.Server, cfg config.Config, log *slog.Logger) {
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
 		log.Warn("Shutdown timed out; connections closed forcibly", "err", err)
-	}
-}
-
-// monitorHealth logs one status line every HealthCheckIntervalSeconds
-// until ctx ends, at Information when healthy and Warning otherwise.
-func monitorHealth(ctx context.Context, srv *server.Server, cfg config.Config, log *slog.Logger) {
-	interval := time.Duration(cfg.HealthCheckIntervalSeconds) * time.Second
-	log.Info(fmt.Sprintf("Health Monitor started. Check interval: %d seconds", cfg.HealthCheckIntervalSeconds))
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		h := srv.Health()
-		line := fmt.Sprintf("Health: %s | Connections: %d | Machines: %d | Last Activity: %s",
-			map[bool]string{true: "OK", false: "UNHEALTHY (" + h.ErrorMessage + ")"}[h.IsHealthy],
-			h.ConnectionCount, h.RegisteredMachines, h.LastActivityAt.UTC().Format("2006-01-02 15:04:05"))
-		if h.IsHealthy {
-			log.Info(line)
-		} else {
-			log.Warn(line)
-		}
 	}
 }

@@ -15,6 +15,8 @@ var allowed = map[string][]string{
 	"internal/transport": {},
 	"internal/config":    {},
 	"internal/metrics":   {},
+	"internal/logging":   {},
+	"internal/service":   {},
 	"internal/router":    {"internal/protocol"},
 	"internal/server":    {"internal/protocol", "internal/router", "internal/metrics"},
 	"client":             {"internal/protocol", "internal/transport"},

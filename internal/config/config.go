@@ -40,7 +40,13 @@ type Config struct {
 	RequestTimeoutSeconds      int    // RequestTimeoutSeconds: 30
 	WriteTimeoutSeconds        int    // WriteTimeoutSeconds: 30
 	ShutdownTimeoutSeconds     int    // ShutdownTimeoutSeconds: 10
-	LogLevel                   string // Logging.LogLevel.Default: "Information"
+	IdleAlertMinutes           int    // IdleAlertMinutes: 5 (0 turns the alert off)
+	ConnectionAlertPercent     int    // ConnectionAlertPercent: 80
+	HTTPAddress                string // HttpAddress: "" (off); e.g. "127.0.0.1:9475"
+
+	// LogLevels maps log categories to level names (Logging.LogLevel).
+	// "Default" applies where no longer category prefix matches.
+	LogLevels map[string]string
 }
 
 // Default returns the configuration used when no file is given.
@@ -57,7 +63,9 @@ func Default() Config {
 		RequestTimeoutSeconds:      30,
 		WriteTimeoutSeconds:        30,
 		ShutdownTimeoutSeconds:     10,
-		LogLevel:                   "Information",
+		IdleAlertMinutes:           5,
+		ConnectionAlertPercent:     80,
+		LogLevels:                  map[string]string{"Default": "Information"},
 	}
 }
 
@@ -88,13 +96,20 @@ func (c *Config) Validate() error {
 		{"RequestTimeoutSeconds", c.RequestTimeoutSeconds, 1},
 		{"WriteTimeoutSeconds", c.WriteTimeoutSeconds, 1},
 		{"ShutdownTimeoutSeconds", c.ShutdownTimeoutSeconds, 1},
+		{"IdleAlertMinutes", c.IdleAlertMinutes, 0},
+		{"ConnectionAlertPercent", c.ConnectionAlertPercent, 1},
 	} {
 		if r.val < r.min {
 			return fmt.Errorf("config: MessageBus.%s is %d; it must be at least %d", r.name, r.val, r.min)
 		}
 	}
-	if _, ok := LogLevels[strings.ToLower(c.LogLevel)]; !ok {
-		return fmt.Errorf("config: Logging.LogLevel.Default %q is not one of Trace, Debug, Information, Warning, Error, Critical, None", c.LogLevel)
+	if c.ConnectionAlertPercent > 100 {
+		return fmt.Errorf("config: MessageBus.ConnectionAlertPercent is %d; it must be at most 100", c.ConnectionAlertPercent)
+	}
+	for cat, lvl := range c.LogLevels {
+		if _, ok := LogLevels[strings.ToLower(lvl)]; !ok {
+			return fmt.Errorf("config: Logging.LogLevel.%s %q is not one of Trace, Debug, Information, Warning, Error, Critical, None", cat, lvl)
+		}
 	}
 	return nil
 }
@@ -125,19 +140,26 @@ var LogLevels = map[string]int{
 // LoadFile reads the file at path over the defaults and validates the
 // result. It returns warnings for keys it ignored.
 func LoadFile(path string) (Config, []string, error) {
+	return Load(Sources{File: path})
+}
+
+// applyFile overlays the file at path; a missing optional file is skipped.
+func (c *Config) applyFile(path string, optional bool) ([]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, nil, fmt.Errorf("config: %w", err)
+		if optional && errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("config: %w", err)
 	}
-	c := Default()
 	warnings, err := c.Apply(data)
+	for i := range warnings {
+		warnings[i] = path + ": " + warnings[i]
+	}
 	if err != nil {
-		return Config{}, warnings, fmt.Errorf("config: %s: %w", path, err)
+		return warnings, fmt.Errorf("config: %s: %w", path, err)
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, warnings, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return c, warnings, nil
+	return warnings, nil
 }
 
 // Apply overlays the settings in an appsettings.json document onto c,
@@ -179,10 +201,13 @@ func (c *Config) applyMessageBus(raw json.RawMessage) ([]string, error) {
 		"requesttimeoutseconds":      &c.RequestTimeoutSeconds,
 		"writetimeoutseconds":        &c.WriteTimeoutSeconds,
 		"shutdowntimeoutseconds":     &c.ShutdownTimeoutSeconds,
+		"idlealertminutes":           &c.IdleAlertMinutes,
+		"connectionalertpercent":     &c.ConnectionAlertPercent,
 	}
 	strs := map[string]*string{
-		"pipename":   &c.PipeName,
-		"socketpath": &c.SocketPath,
+		"pipename":    &c.PipeName,
+		"socketpath":  &c.SocketPath,
+		"httpaddress": &c.HTTPAddress,
 	}
 	var warnings []string
 	for key, v := range section {
@@ -220,11 +245,20 @@ func (c *Config) applyLogging(raw json.RawMessage) error {
 	if err := json.Unmarshal(raw, &section); err != nil {
 		return errors.New("Logging.LogLevel must map categories to level names")
 	}
-	for k, v := range section.LogLevel {
-		if strings.EqualFold(k, "Default") {
-			c.LogLevel = v
-		}
+	levels := make(map[string]string, len(c.LogLevels)+len(section.LogLevel))
+	for k, v := range c.LogLevels {
+		levels[k] = v
 	}
+	for k, v := range section.LogLevel {
+		// Categories match ignoring case, as in .NET; keep one spelling.
+		for old := range levels {
+			if strings.EqualFold(old, k) {
+				delete(levels, old)
+			}
+		}
+		levels[k] = v
+	}
+	c.LogLevels = levels
 	return nil
 }
 

@@ -37,7 +37,7 @@ func TestLoadFileDotNetStyle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PipeName != "XStateNet.MessageBus.Prod" || c.MaxConnections != 500 || c.HealthCheckIntervalSeconds != 60 || c.SocketMode != 0o660 || c.LogLevel != "Warning" {
+	if c.PipeName != "XStateNet.MessageBus.Prod" || c.MaxConnections != 500 || c.HealthCheckIntervalSeconds != 60 || c.SocketMode != 0o660 || c.LogLevels["Default"] != "Warning" || c.LogLevels["XStateNet.InterProcess.Service"] != "Debug" {
 		t.Fatalf("loaded %+v", c)
 	}
 	if c.MaxMessageBytes != Default().MaxMessageBytes {

@@ -32,6 +32,7 @@ type Snapshot struct {
 	PeakConnections    int
 	PeakConnectionsAt  time.Time
 	QueuedBytes        int // bytes waiting in outbound queues
+	RoutingLatency     HistogramSnapshot
 	Counters
 }
 
@@ -46,6 +47,7 @@ type HealthInput struct {
 	MaxConnections  int
 	Machines        int
 	LastActivityAt  time.Time
+	SaturatedQueues int // connections whose outbound queue is at least 90% full
 }
 
 // Health is the health status, in the original's HealthStatus shape.
@@ -58,7 +60,8 @@ type Health struct {
 }
 
 // Evaluate computes health: the bus is healthy when it is accepting
-// connections, is not shutting down, and has room for another connection.
+// connections, is not shutting down, has room for another connection and
+// no connection's outbound queue is saturated.
 func Evaluate(in HealthInput) Health {
 	h := Health{
 		IsHealthy:          true,
@@ -73,6 +76,8 @@ func Evaluate(in HealthInput) Health {
 		h.IsHealthy, h.ErrorMessage = false, "not accepting connections"
 	case in.MaxConnections > 0 && in.ConnectionCount >= in.MaxConnections:
 		h.IsHealthy, h.ErrorMessage = false, fmt.Sprintf("connection limit reached (%d/%d)", in.ConnectionCount, in.MaxConnections)
+	case in.SaturatedQueues > 0:
+		h.IsHealthy, h.ErrorMessage = false, fmt.Sprintf("%d connection queue(s) saturated: events to them fail with queue_full", in.SaturatedQueues)
 	}
 	return h
 }

@@ -75,9 +75,8 @@ type Limits struct {
 
 // Router routes between endpoints. The zero value is not usable; call New.
 type Router struct {
-	limits Limits
-
 	mu       sync.RWMutex
+	limits   Limits
 	machines map[string]*Machine
 	owned    map[Endpoint][]*Machine
 	pending  map[uint64]*Pending
@@ -94,6 +93,13 @@ func New(l Limits) *Router {
 		pending:  make(map[uint64]*Pending),
 		waiting:  make(map[Endpoint]int),
 	}
+}
+
+// SetLimits changes the limits; they apply to later calls.
+func (r *Router) SetLimits(l Limits) {
+	r.mu.Lock()
+	r.limits = l
+	r.mu.Unlock()
 }
 
 // Bind gives id to ep. Binding an id ep already owns is idempotent and

@@ -56,7 +56,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		srv:        s,
 		id:         s.nextConn.Add(1),
 		nc:         nc,
-		rd:         protocol.NewReader(nc, s.cfg.MaxMessageBytes),
+		rd:         protocol.NewReader(nc, s.limits().MaxMessageBytes),
 		wake:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
@@ -124,7 +124,7 @@ func (c *conn) readLoop() (eof bool) {
 				c.req = protocol.Request{} // no Id: the line was never decoded
 				c.stats.fail(protocol.CodeLineTooLong)
 				c.replyError(protocol.CodeLineTooLong, protocol.TextLineTooLong)
-				c.srv.log.Warn("Closing connection: line exceeds MaxMessageBytes", "conn", c.id, "max", c.srv.cfg.MaxMessageBytes)
+				c.srv.log.Warn("Closing connection: line exceeds MaxMessageBytes", "conn", c.id)
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				c.srv.log.Debug("read failed", "conn", c.id, "err", err)
 			}
@@ -144,7 +144,7 @@ func (c *conn) readLoop() (eof bool) {
 func (c *conn) waitRoom() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.out) >= c.srv.cfg.MaxQueueBytes && !c.dead && !c.stopping {
+	for len(c.out) >= c.srv.limits().MaxQueueBytes && !c.dead && !c.stopping {
 		c.signalLocked()
 		c.roomWaiting = true
 		c.room.Wait()
@@ -203,7 +203,7 @@ func (c *conn) writeLoop() {
 		}
 		c.mu.Unlock()
 
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
 		n, err := c.nc.Write(buf)
 		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
@@ -239,7 +239,7 @@ func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine
 	}
 	old := len(c.out)
 	c.out = protocol.AppendEvent(c.out, kind, ev, m.Token, now, requestID)
-	if old > 0 && len(c.out) > c.srv.cfg.MaxQueueBytes {
+	if old > 0 && len(c.out) > c.srv.limits().MaxQueueBytes {
 		c.out = c.out[:old]
 		c.mu.Unlock()
 		return router.ErrQueueFull
@@ -258,7 +258,7 @@ func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Er
 	if c.dead {
 		return
 	}
-	if len(c.out) > 2*c.srv.cfg.MaxQueueBytes {
+	if len(c.out) > 2*c.srv.limits().MaxQueueBytes {
 		c.srv.log.Warn("Closing connection: not reading its replies", "conn", c.id)
 		c.dead = true
 		c.out = nil

@@ -124,8 +124,11 @@ func (c *conn) sendEvent() {
 		c.replyErrorArg(code, codeText(code), arg)
 		return
 	}
-	c.stats.routed.Add(1)
-	if c.srv.debug {
+	if c.stats.routed.Add(1)&63 == 1 {
+		// One event in 64: time from reading the line to queuing it.
+		c.srv.latency.Observe(time.Duration(time.Now().UnixNano() - c.lastActive.Load()))
+	}
+	if c.srv.debug.Load() {
 		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
 	}
 	c.mu.Lock()
@@ -218,7 +221,7 @@ func (c *conn) request() {
 	}
 	src := c.ev.Source.Value(c.srcBuf[:0])
 	tgt := c.ev.Target.Value(c.tgtBuf[:0])
-	timeout := c.srv.cfg.RequestTimeout
+	timeout := c.srv.limits().RequestTimeout
 	if c.ev.TimeoutMs > 0 {
 		timeout = time.Duration(c.ev.TimeoutMs) * time.Millisecond
 	}

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/statebus/statebus/internal/metrics"
 	"github.com/statebus/statebus/internal/protocol"
 	"github.com/statebus/statebus/internal/router"
 )
@@ -110,15 +111,16 @@ func (c Config) withDefaults() (Config, error) {
 
 // Server is a statebus bus. Its methods are safe for concurrent use.
 type Server struct {
-	cfg    Config
+	cfg    atomic.Pointer[Config] // current limits; see Reconfigure
 	log    *slog.Logger
-	debug  bool
+	debug  atomic.Bool // debug logging enabled; cached off the hot path
 	router *router.Router
 
 	startedAt time.Time
 	active    atomic.Int64 // live connections
 	nextConn  atomic.Uint64
-	lastSeen  atomic.Int64 // unix nanos of the last connect
+	lastSeen  atomic.Int64      // unix nanos of the last connect
+	latency   metrics.Histogram // sampled SendEvent routing latency
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -140,17 +142,37 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
 		log:       cfg.Logger,
-		debug:     cfg.Logger.Enabled(context.Background(), slog.LevelDebug),
 		router:    router.New(router.Limits{MachinesPerEndpoint: cfg.MaxMachinesPerConnection, PendingPerEndpoint: cfg.MaxPendingRequests}),
 		startedAt: time.Now(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		done:      make(chan struct{}),
 	}
+	s.cfg.Store(&cfg)
+	s.debug.Store(cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
 	s.lastSeen.Store(s.startedAt.UnixNano())
 	return s, nil
+}
+
+// limits returns the current configuration.
+func (s *Server) limits() *Config { return s.cfg.Load() }
+
+// Reconfigure applies new limits while serving: MaxConnections applies to
+// the next connection, queue, timeout and per-connection limits to the
+// next line, MaxMessageBytes to new connections. Its Logger field is
+// ignored (the logger is fixed at New), but whether debug logging is on is
+// re-read from it, for log levels changed by a config reload.
+func (s *Server) Reconfigure(cfg Config) error {
+	cfg.Logger = s.log
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
+	s.cfg.Store(&cfg)
+	s.router.SetLimits(router.Limits{MachinesPerEndpoint: cfg.MaxMachinesPerConnection, PendingPerEndpoint: cfg.MaxPendingRequests})
+	s.debug.Store(s.log.Enabled(context.Background(), slog.LevelDebug))
+	return nil
 }
 
 // Serve accepts connections on ln until Shutdown or a permanent accept
@@ -215,10 +237,10 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	n := int(s.active.Load())
-	if n >= s.cfg.MaxConnections {
+	if n >= s.limits().MaxConnections {
 		s.rejected++
 		s.mu.Unlock()
-		s.log.Warn("Connection refused: too many connections", "max", s.cfg.MaxConnections)
+		s.log.Warn("Connection refused: too many connections", "max", s.limits().MaxConnections)
 		s.wg.Add(1)
 		go s.refuse(nc)
 		return
@@ -243,7 +265,7 @@ func (s *Server) refuse(nc net.Conn) {
 	defer s.wg.Done()
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
 	nc.Write(protocol.AppendError(nil, nil, protocol.CodeTooManyConnections,
-		fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, s.cfg.MaxConnections)))
+		fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, s.limits().MaxConnections)))
 	linger(nc)
 }
 

@@ -9,7 +9,7 @@ import (
 
 // Snapshot returns the server's metrics now.
 func (s *Server) Snapshot() metrics.Snapshot {
-	snap := metrics.Snapshot{StartedAt: s.startedAt, Now: time.Now()}
+	snap := metrics.Snapshot{StartedAt: s.startedAt, Now: time.Now(), RoutingLatency: s.latency.Snapshot()}
 	s.mu.Lock()
 	snap.ConnectionCount = len(s.conns)
 	snap.PeakConnections, snap.PeakConnectionsAt = s.peak, s.peakAt
@@ -45,7 +45,15 @@ func (s *Server) Health() metrics.Health {
 		Listening:       len(s.listeners) > 0,
 		ShuttingDown:    s.closed,
 		ConnectionCount: len(s.conns),
-		MaxConnections:  s.cfg.MaxConnections,
+		MaxConnections:  s.limits().MaxConnections,
+	}
+	limit := s.limits().MaxQueueBytes * 9 / 10
+	for c := range s.conns {
+		c.mu.Lock()
+		if len(c.out) >= limit {
+			in.SaturatedQueues++
+		}
+		c.mu.Unlock()
 	}
 	s.mu.Unlock()
 	in.Machines = s.router.Count()

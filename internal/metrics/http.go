@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Source is what the HTTP endpoints report on.
+type Source interface {
+	Snapshot() Snapshot
+	Health() Health
+}
+
+// Handler serves /healthz (200 or 503 with the health as JSON) and
+// /metrics (Prometheus text exposition, read from a fresh Snapshot on
+// every scrape; nothing is counted on the routing path for it).
+func Handler(src Source) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{src: src})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		h := src.Health()
+		w.Header().Set("Content-Type", "application/json")
+		if !h.IsHealthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(h)
+	})
+	return mux
+}
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc("statebus_"+name, help, labels, nil)
+}
+
+var (
+	descUp           = desc("healthy", "1 when the bus is healthy, else 0.")
+	descConns        = desc("connections", "Open client connections.")
+	descPeak         = desc("connections_peak", "Most connections open at once since start.")
+	descMachines     = desc("machines", "Registered machine ids.")
+	descPending      = desc("pending_requests", "Requests waiting for their target's reply.")
+	descQueued       = desc("queued_bytes", "Bytes waiting in outbound queues.")
+	descUptime       = desc("uptime_seconds", "Seconds since the bus started.")
+	descLines        = desc("lines_received_total", "Request lines read from clients.")
+	descBytesIn      = desc("received_bytes_total", "Bytes read from clients.")
+	descBytesOut     = desc("sent_bytes_total", "Bytes written to clients.")
+	descRouted       = desc("events_routed_total", "SendEvent lines delivered to a target's queue.")
+	descPublished    = desc("events_published_total", "Publish deliveries, one per receiving machine.")
+	descRequests     = desc("requests_total", "Requests delivered to a target.")
+	descReplies      = desc("replies_total", "Replies matched to a pending request.")
+	descRefused      = desc("connections_refused_total", "Connections refused at MaxConnections.")
+	descFailures     = desc("failures_total", "Failed request lines by error code.", "code")
+	descRouteLatency = desc("routing_latency_seconds", "Time from reading a SendEvent line to queuing it for the target (sampled).")
+)
+
+type collector struct{ src Source }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.src.Snapshot()
+	healthy := 0.0
+	if c.src.Health().IsHealthy {
+		healthy = 1
+	}
+	gauge := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descUp, healthy)
+	gauge(descConns, float64(s.ConnectionCount))
+	gauge(descPeak, float64(s.PeakConnections))
+	gauge(descMachines, float64(s.RegisteredMachines))
+	gauge(descPending, float64(s.PendingRequests))
+	gauge(descQueued, float64(s.QueuedBytes))
+	gauge(descUptime, s.Uptime().Seconds())
+	counter(descLines, s.LinesIn)
+	counter(descBytesIn, s.BytesIn)
+	counter(descBytesOut, s.BytesOut)
+	counter(descRouted, s.EventsRouted)
+	counter(descPublished, s.EventsPublished)
+	counter(descRequests, s.Requests)
+	counter(descReplies, s.Replies)
+	counter(descRefused, s.Rejected)
+	for code, n := range s.Failures {
+		counter(descFailures, n, code)
+	}
+	buckets := make(map[float64]uint64, len(LatencyBuckets))
+	for i, b := range LatencyBuckets {
+		buckets[b.Seconds()] = s.RoutingLatency.Cumulative[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(descRouteLatency, s.RoutingLatency.Count, s.RoutingLatency.Sum.Seconds(), buckets)
+}
