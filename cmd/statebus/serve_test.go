@@ -47,7 +47,7 @@ func shortDir(t *testing.T) string {
 type proc struct {
 	cmd    *exec.Cmd
 	stdout *bufio.Reader
-	stderr *bytes.Buffer
+	stderr *safeBuffer
 	done   chan error
 }
 
@@ -59,7 +59,7 @@ func startServe(t *testing.T, env []string, args ...string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, stdout: bufio.NewReader(out), stderr: new(bytes.Buffer), done: make(chan error, 1)}
+	p := &proc{cmd: cmd, stdout: bufio.NewReader(out), stderr: new(safeBuffer), done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -49,6 +49,9 @@ func (m *Launchd) Describe(o Options) (string, error) { return LaunchdPlist(o) }
 
 // Install writes the plist and loads it.
 func (m *Launchd) Install(o Options) error {
+	if err := o.fill(); err != nil {
+		return err
+	}
 	plist, err := LaunchdPlist(o)
 	if err != nil {
 		return err

@@ -40,7 +40,7 @@ func SystemdSocket(o Options) string {
 }
 
 func execStart(o Options) string {
-	args := []string{quoteArg(o.Executable), "serve", "--socket", SystemdSocket(o)}
+	args := []string{quoteArg(o.Executable), "serve", "--socket", quoteArg(SystemdSocket(o))}
 	if o.ConfigFile != "" {
 		args = append(args, "--config", quoteArg(o.ConfigFile))
 	}
@@ -65,7 +65,6 @@ func quoteArg(s string) string {
 var unitTemplate = template.Must(template.New("unit").Parse(`# Written by "statebus service install". Reinstall rather than edit.
 [Unit]
 Description={{.DisplayName}}
-Documentation=man:statebus(1)
 After=local-fs.target
 
 [Service]

@@ -56,6 +56,9 @@ func (m *Systemd) Describe(o Options) (string, error) { return SystemdUnit(o) }
 // Install writes the unit, reloads systemd and, for automatic startup,
 // enables and starts it.
 func (m *Systemd) Install(o Options) error {
+	if err := o.fill(); err != nil {
+		return err
+	}
 	unit, err := SystemdUnit(o)
 	if err != nil {
 		return err

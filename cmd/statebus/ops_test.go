@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServiceInstallDryRun(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the unit is Linux's")
+	}
+	out, errOut, code := runCLI(t, "service", "install", "--dry-run", "--name", "TestBus", "--config", "/etc/statebus/appsettings.json", "--user", "bus", "--group", "bususers", "--startup", "manual")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"Type=notify", "Restart=on-failure", "RuntimeDirectory=TestBus", "User=bus", "Group=bususers",
+		binary + " serve --socket /run/TestBus/CoreFxPipe_XStateNet.MessageBus --config /etc/statebus/appsettings.json --socket-mode 0660",
+		"WantedBy=multi-user.target"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, code := runCLI(t, "service", "install", "--dry-run", "--startup", "sometimes"); code != 2 {
+		t.Errorf("bad --startup: exit %d", code)
+	}
+	if _, _, code := runCLI(t, "service", "frobnicate"); code != 2 {
+		t.Errorf("unknown action: exit %d", code)
+	}
+	if _, _, code := runCLI(t, "service", "status", "--name", "NoSuchStatebusService"); code != 1 {
+		t.Errorf("status of a missing service: exit %d", code)
+	}
+}
+
+// waitStderr waits until the process's stderr matches re.
+func waitStderr(t *testing.T, p *proc, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+			return m
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("stderr never matched %s:\n%s", re, p.stderr.String())
+	return nil
+}
+
+func TestServeHotReload(t *testing.T) {
+	dir := shortDir(t)
+	cfg := filepath.Join(dir, "appsettings.json")
+	os.WriteFile(cfg, []byte(`{"MessageBus":{"MaxConnections":1}}`), 0o600)
+	path := filepath.Join(dir, "bus.sock")
+	p := startServe(t, nil, "--socket", path, "--config", cfg)
+	p.listening(t)
+	hold, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	if s := ping(t, path); !strings.Contains(s, "too_many_connections") {
+		t.Fatalf("before reload: %s", s)
+	}
+	// An editor's save: write a temporary file, rename it over the config.
+	tmp := filepath.Join(dir, "appsettings.json.tmp")
+	os.WriteFile(tmp, []byte(`{"MessageBus":{"MaxConnections":5,"PipeName":"Other"},"Logging":{"LogLevel":{"Default":"Debug"}}}`), 0o600)
+	os.Rename(tmp, cfg)
+	waitStderr(t, p, regexp.MustCompile(`Configuration reloaded`))
+	if s := ping(t, path); !strings.Contains(s, `"Pong":true`) {
+		t.Fatalf("after reload: %s", s)
+	}
+	if !strings.Contains(p.stderr.String(), "PipeName changed; it takes effect after a restart") {
+		t.Errorf("no restart warning:\n%s", p.stderr.String())
+	}
+	// A broken edit keeps the old settings and says why.
+	os.WriteFile(cfg, []byte(`{"MessageBus":{"MaxConnections":`), 0o600)
+	waitStderr(t, p, regexp.MustCompile(`reload failed; keeping the previous settings`))
+	if s := ping(t, path); !strings.Contains(s, `"Pong":true`) {
+		t.Fatalf("after a broken edit: %s", s)
+	}
+}
+
+func TestServeHTTPEndpoints(t *testing.T) {
+	path := filepath.Join(shortDir(t), "bus.sock")
+	p := startServe(t, nil, "--socket", path, "--http", "127.0.0.1:0")
+	p.listening(t)
+	m := waitStderr(t, p, regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`))
+	for url, want := range map[string]string{"/healthz": `"IsHealthy":true`, "/metrics": "statebus_connections 0"} {
+		resp, err := http.Get("http://" + m[1] + url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %s", url, resp.StatusCode, body)
+		}
+	}
+	refused := startServe(t, nil, "--socket", filepath.Join(shortDir(t), "b.sock"), "--http", "0.0.0.0:0")
+	if code := refused.wait(t); code == 0 || !strings.Contains(refused.stderr.String(), "not a loopback address") {
+		t.Fatalf("non-loopback --http: %d %s", code, refused.stderr.String())
+	}
+}
+
+func TestServeEnvironmentLayers(t *testing.T) {
+	dir := shortDir(t)
+	cfg := filepath.Join(dir, "appsettings.json")
+	os.WriteFile(cfg, []byte(`{"MessageBus":{"PipeName":"Base.Bus"}}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "appsettings.Production.json"), []byte(`{"MessageBus":{"PipeName":"Prod.Bus"}}`), 0o600)
+	p := startServe(t, []string{"TMPDIR=" + dir, "DOTNET_ENVIRONMENT=Production", "MessageBus__MaxConnections=1"}, "--config", cfg)
+	line := p.listening(t)
+	if !strings.Contains(line, "CoreFxPipe_Prod.Bus") {
+		t.Fatalf("listening line %q", line)
+	}
+	path := filepath.Join(dir, "CoreFxPipe_Prod.Bus")
+	hold, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Close()
+	bufio.NewReader(hold) // keep it open
+	if s := ping(t, path); !strings.Contains(s, "too_many_connections") {
+		t.Fatalf("MessageBus__MaxConnections not applied: %s", s)
+	}
+}
