@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/Microsoft/go-winio"
 	"golang.org/x/sys/windows"
@@ -34,6 +35,14 @@ func Listen(path string, opts Options) (net.Listener, error) {
 	sd := opts.SecurityDescriptor
 	if sd == "" {
 		sd = DefaultSecurityDescriptor
+	}
+	// A live server answers a dial; then leave it alone. (Creating the
+	// first instance also fails for a pipe name in use, but not on every
+	// implementation: Wine allows it.)
+	timeout := 200 * time.Millisecond
+	if c, err := winio.DialPipe(path, &timeout); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%w: %s: another process is listening on it", ErrInUse, path)
 	}
 	ln, err := winio.ListenPipe(path, &winio.PipeConfig{
 		SecurityDescriptor: sd,
