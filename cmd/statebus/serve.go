@@ -109,7 +109,17 @@ func levelTable(cfg config.Config) map[string]slog.Level {
 	return t
 }
 
-func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
+// serverConfig maps the configuration onto the server's, resolving the
+// token file and the allow-lists.
+func serverConfig(cfg config.Config, log *slog.Logger) (server.Config, error) {
+	token, err := cfg.ReadToken()
+	if err != nil {
+		return server.Config{}, err
+	}
+	authorize, err := authorizer(cfg)
+	if err != nil {
+		return server.Config{}, err
+	}
 	return server.Config{
 		MaxConnections:           cfg.MaxConnections,
 		MaxMessageBytes:          cfg.MaxMessageBytes,
@@ -118,8 +128,12 @@ func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 		MaxPendingRequests:       cfg.MaxPendingRequests,
 		RequestTimeout:           cfg.RequestTimeout(),
 		WriteTimeout:             cfg.WriteTimeout(),
+		MaxEventsPerSecond:       cfg.MaxEventsPerSecond,
+		Token:                    token,
+		Peer:                     peerInfo,
+		Authorize:                authorize,
 		Logger:                   log,
-	}
+	}, nil
 }
 
 func monitorConfig(cfg config.Config) metrics.MonitorConfig {
@@ -154,11 +168,19 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 	log.Info("XStateNet InterProcess Message Bus Service (statebus)")
 	log.Info("Starting Named Pipe Message Bus on pipe: "+cfg.PipeName, "path", path)
 
-	srv, err := server.New(serverConfig(cfg, logging.For(root, logging.CategoryServer)))
+	scfg, err := serverConfig(cfg, logging.For(root, logging.CategoryServer))
 	if err != nil {
 		return err
 	}
-	ln, err := transport.Listen(path, transport.Options{Mode: os.FileMode(cfg.SocketMode)})
+	srv, err := server.New(scfg)
+	if err != nil {
+		return err
+	}
+	gid, err := socketGroup(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := transport.Listen(path, transport.Options{Mode: os.FileMode(cfg.SocketMode), Group: gid})
 	if err != nil {
 		if errors.Is(err, transport.ErrInUse) {
 			return fmt.Errorf("another bus is already listening on %s; leaving it alone", path)
@@ -233,7 +255,11 @@ func applyReload(r config.Reload, o *serveOptions, old config.Config, levels *lo
 		log.Warn("Configuration: " + w)
 	}
 	levels.Set(levelTable(cfg))
-	if err := srv.Reconfigure(serverConfig(cfg, nil)); err != nil {
+	scfg, err := serverConfig(cfg, nil)
+	if err == nil {
+		err = srv.Reconfigure(scfg)
+	}
+	if err != nil {
 		log.Error("Configuration reload failed; keeping the previous settings", "err", err)
 		return old
 	}

@@ -28,21 +28,27 @@ import (
 // Config is the bus's configuration. Field comments give each key (under
 // "MessageBus" unless stated) and its default.
 type Config struct {
-	PipeName                   string // PipeName: "XStateNet.MessageBus"
-	SocketPath                 string // SocketPath: "" (derive from PipeName as .NET does)
-	SocketMode                 uint32 // SocketMode: "0600" (octal string or number)
-	MaxConnections             int    // MaxConnections: 100
-	HealthCheckIntervalSeconds int    // HealthCheckIntervalSeconds: 30
-	MaxMessageBytes            int    // MaxMessageBytes: 1048576
-	MaxQueueBytes              int    // MaxQueueBytes: 4194304
-	MaxMachinesPerConnection   int    // MaxMachinesPerConnection: 1000
-	MaxPendingRequests         int    // MaxPendingRequests: 1000
-	RequestTimeoutSeconds      int    // RequestTimeoutSeconds: 30
-	WriteTimeoutSeconds        int    // WriteTimeoutSeconds: 30
-	ShutdownTimeoutSeconds     int    // ShutdownTimeoutSeconds: 10
-	IdleAlertMinutes           int    // IdleAlertMinutes: 5 (0 turns the alert off)
-	ConnectionAlertPercent     int    // ConnectionAlertPercent: 80
-	HTTPAddress                string // HttpAddress: "" (off); e.g. "127.0.0.1:9475"
+	PipeName                   string   // PipeName: "XStateNet.MessageBus"
+	SocketPath                 string   // SocketPath: "" (derive from PipeName as .NET does)
+	SocketMode                 uint32   // SocketMode: "0600" (octal string or number)
+	MaxConnections             int      // MaxConnections: 100
+	HealthCheckIntervalSeconds int      // HealthCheckIntervalSeconds: 30
+	MaxMessageBytes            int      // MaxMessageBytes: 1048576
+	MaxQueueBytes              int      // MaxQueueBytes: 4194304
+	MaxMachinesPerConnection   int      // MaxMachinesPerConnection: 1000
+	MaxPendingRequests         int      // MaxPendingRequests: 1000
+	RequestTimeoutSeconds      int      // RequestTimeoutSeconds: 30
+	WriteTimeoutSeconds        int      // WriteTimeoutSeconds: 30
+	ShutdownTimeoutSeconds     int      // ShutdownTimeoutSeconds: 10
+	IdleAlertMinutes           int      // IdleAlertMinutes: 5 (0 turns the alert off)
+	ConnectionAlertPercent     int      // ConnectionAlertPercent: 80
+	HTTPAddress                string   // HttpAddress: "" (off); e.g. "127.0.0.1:9475"
+	MaxEventsPerSecond         int      // MaxEventsPerSecond: 0 (no limit)
+	Token                      string   // Token: "" (none); never logged
+	TokenFile                  string   // TokenFile: "" (none); the token is the file's first line
+	SocketGroup                string   // SocketGroup: "" (the process's group); name or number
+	AllowedUsers               []string // AllowedUsers: [] (anyone the socket mode lets in); names or uids
+	AllowedGroups              []string // AllowedGroups: [] ; names or gids
 
 	// LogLevels maps log categories to level names (Logging.LogLevel).
 	// "Default" applies where no longer category prefix matches.
@@ -98,10 +104,14 @@ func (c *Config) Validate() error {
 		{"ShutdownTimeoutSeconds", c.ShutdownTimeoutSeconds, 1},
 		{"IdleAlertMinutes", c.IdleAlertMinutes, 0},
 		{"ConnectionAlertPercent", c.ConnectionAlertPercent, 1},
+		{"MaxEventsPerSecond", c.MaxEventsPerSecond, 0},
 	} {
 		if r.val < r.min {
 			return fmt.Errorf("config: MessageBus.%s is %d; it must be at least %d", r.name, r.val, r.min)
 		}
+	}
+	if c.Token != "" && c.TokenFile != "" {
+		return errors.New("config: set MessageBus.Token or MessageBus.TokenFile, not both")
 	}
 	if c.ConnectionAlertPercent > 100 {
 		return fmt.Errorf("config: MessageBus.ConnectionAlertPercent is %d; it must be at most 100", c.ConnectionAlertPercent)
@@ -203,11 +213,19 @@ func (c *Config) applyMessageBus(raw json.RawMessage) ([]string, error) {
 		"shutdowntimeoutseconds":     &c.ShutdownTimeoutSeconds,
 		"idlealertminutes":           &c.IdleAlertMinutes,
 		"connectionalertpercent":     &c.ConnectionAlertPercent,
+		"maxeventspersecond":         &c.MaxEventsPerSecond,
 	}
 	strs := map[string]*string{
 		"pipename":    &c.PipeName,
 		"socketpath":  &c.SocketPath,
 		"httpaddress": &c.HTTPAddress,
+		"token":       &c.Token,
+		"tokenfile":   &c.TokenFile,
+		"socketgroup": &c.SocketGroup,
+	}
+	lists := map[string]*[]string{
+		"allowedusers":  &c.AllowedUsers,
+		"allowedgroups": &c.AllowedGroups,
 	}
 	var warnings []string
 	for key, v := range section {
@@ -225,6 +243,12 @@ func (c *Config) applyMessageBus(raw json.RawMessage) ([]string, error) {
 				return warnings, fmt.Errorf("MessageBus.%s must be a string", key)
 			}
 			*strs[lk] = s
+		case lists[lk] != nil:
+			l, err := listValue(v)
+			if err != nil {
+				return warnings, fmt.Errorf("MessageBus.%s: %w", key, err)
+			}
+			*lists[lk] = l
 		case lk == "socketmode":
 			m, err := modeValue(v)
 			if err != nil {
@@ -274,6 +298,55 @@ func intValue(v json.RawMessage) (int, error) {
 		return 0, fmt.Errorf("%s is not an integer", v)
 	}
 	return n, nil
+}
+
+// listValue accepts a JSON array of strings or numbers, or one string
+// with comma-separated items (as an environment variable gives it).
+func listValue(v json.RawMessage) ([]string, error) {
+	var items []any
+	if err := json.Unmarshal(v, &items); err != nil {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return nil, fmt.Errorf("%s is not a list", v)
+		}
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		switch x := it.(type) {
+		case string:
+			out = append(out, x)
+		case float64:
+			out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
+		default:
+			return nil, fmt.Errorf("%s: items must be names or numbers", v)
+		}
+	}
+	return out, nil
+}
+
+// ReadToken returns the shared token: Token, or the first line of
+// TokenFile. It is "" when neither is set.
+func (c *Config) ReadToken() (string, error) {
+	if c.TokenFile == "" {
+		return c.Token, nil
+	}
+	data, err := os.ReadFile(c.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("config: MessageBus.TokenFile: %w", err)
+	}
+	tok, _, _ := strings.Cut(string(data), "\n")
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", fmt.Errorf("config: MessageBus.TokenFile %s is empty", c.TokenFile)
+	}
+	return tok, nil
 }
 
 // modeValue accepts an octal string such as "0660" or "660", or a JSON

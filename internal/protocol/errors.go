@@ -24,6 +24,8 @@ const (
 	CodeTargetGone              // target_disconnected: the target left before replying
 	CodeUnknownRequest          // unknown_request: Reply to no pending request
 	CodeRemote                  // remote_error: the target answered a Request with an error
+	CodeUnauthorized            // unauthorized: the connection is not allowed to do this (fatal at accept)
+	CodeRateLimited             // rate_limited: the connection sends events faster than allowed
 )
 
 var codeNames = [...]string{
@@ -44,6 +46,8 @@ var codeNames = [...]string{
 	CodeTargetGone:         "target_disconnected",
 	CodeUnknownRequest:     "unknown_request",
 	CodeRemote:             "remote_error",
+	CodeUnauthorized:       "unauthorized",
+	CodeRateLimited:        "rate_limited",
 }
 
 // String returns the code's wire name.
@@ -99,6 +103,8 @@ const (
 	TextTimeout        = "Request timed out: "
 	TextTargetGone     = "Target machine disconnected before replying: "
 	TextUnknownRequest = "Unknown or expired request: "
+	TextUnauthorized   = "Unauthorized: Register with a valid Token first"
+	TextRateLimited    = "Rate limit exceeded: events per second on this connection: "
 )
 
 // Errors returned by decoders; compare with errors.Is.

@@ -190,6 +190,7 @@ type Registration struct {
 	ProcessName  String // zero when absent
 	ProcessID    int64  // 0 when absent
 	RegisteredAt String // client's timestamp token, echoed in the reply; zero when absent
+	Token        String // shared secret, when the bus requires one; zero when absent
 }
 
 // Decode parses a Register, Unregister or Subscribe payload.
@@ -221,6 +222,8 @@ func (g *Registration) Decode(payload []byte) error {
 			g.ProcessID = n
 		case it.is("RegisteredAt"):
 			g.RegisteredAt, err = stringField(it.val, "RegisteredAt")
+		case it.is("Token"):
+			g.Token, err = stringField(it.val, "Token")
 		}
 	}
 	if err != nil {

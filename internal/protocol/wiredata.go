@@ -44,4 +44,6 @@ type MachineData struct {
 	RegisteredAt Time
 	ConnectionId uint64 //lint:ignore ST1003 wire name
 	Subscribed   bool
+	PeerPid      int //lint:ignore ST1003 wire name; from the OS, -1 when unknown
+	PeerUid      int //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 }

@@ -48,6 +48,8 @@ type Info struct {
 	ConnID      uint64    // the owning connection's number
 	BoundAt     time.Time // when the id was first bound
 	Subscribed  bool      // a Subscribe (not only a Register) was received
+	PeerPID     int       // the owner's process id from the OS; -1 when unknown
+	PeerUID     int       // the owner's user id from the OS; -1 when unknown
 }
 
 // Machine is a bound machine id. ID, Token and Owner never change.

@@ -34,6 +34,11 @@ type conn struct {
 	srcBuf [protocol.MaxMachineIDBytes + 8]byte
 	tgtBuf [protocol.MaxMachineIDBytes + 8]byte
 
+	peer   PeerInfo // from the OS, set before serve starts
+	authed bool     // presented the Token (reader goroutine only)
+	tokens float64  // rate limit bucket (reader goroutine only)
+	refill int64    // unix nanos of the last refill
+
 	stats stats
 	// lastActive is the unix nanos of the last line read.
 	lastActive atomic.Int64

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -18,6 +19,17 @@ func (c *conn) handle(line []byte) {
 	c.stats.bytesIn.Store(uint64(c.rd.Total()))
 	if err := c.req.Decode(line); err != nil {
 		c.replyDecodeError(err)
+		return
+	}
+	cfg := c.srv.limits()
+	switch t := c.req.Type; {
+	case cfg.Token != "" && !c.authed && t != protocol.TypePing && t != protocol.TypeRegister && t != protocol.TypeSubscribe:
+		c.stats.fail(protocol.CodeUnauthorized)
+		c.replyError(protocol.CodeUnauthorized, protocol.TextUnauthorized)
+		return
+	case cfg.MaxEventsPerSecond > 0 && (t == protocol.TypeSendEvent || t == protocol.TypePublish || t == protocol.TypeRequest) && !c.allow(cfg.MaxEventsPerSecond):
+		c.stats.fail(protocol.CodeRateLimited)
+		c.replyErrorArg(protocol.CodeRateLimited, protocol.TextRateLimited, strconv.AppendInt(c.srcBuf[:0], int64(cfg.MaxEventsPerSecond), 10))
 		return
 	}
 	switch c.req.Type {
@@ -143,6 +155,16 @@ func (c *conn) bind(subscribe bool) {
 		c.replyDecodeError(err)
 		return
 	}
+	if tok := c.srv.limits().Token; tok != "" && !c.authed {
+		given := c.reg.Token.Value(nil)
+		if subtle.ConstantTimeCompare(given, []byte(tok)) != 1 {
+			c.stats.fail(protocol.CodeUnauthorized)
+			c.srv.log.Warn("Refused registration: missing or wrong Token", "conn", c.id, "pid", c.peer.PID, "uid", c.peer.UID)
+			c.replyError(protocol.CodeUnauthorized, "Unauthorized: missing or wrong Token")
+			return
+		}
+		c.authed = true
+	}
 	id := c.reg.MachineID.Value(c.tgtBuf[:0])
 	info := router.Info{
 		ProcessName: string(c.reg.ProcessName.Value(nil)),
@@ -150,6 +172,8 @@ func (c *conn) bind(subscribe bool) {
 		ConnID:      c.id,
 		BoundAt:     time.Now(),
 		Subscribed:  subscribe,
+		PeerPID:     c.peer.PID,
+		PeerUID:     c.peer.UID,
 	}
 	m, code := c.srv.router.Bind(c, id, c.reg.MachineID, info)
 	if code != protocol.CodeNone {
@@ -169,7 +193,7 @@ func (c *conn) bind(subscribe bool) {
 	if subscribe {
 		c.srv.log.Info("Machine subscribed: "+m.ID, "conn", c.id)
 	} else {
-		c.srv.log.Info(fmt.Sprintf("Machine registered: %s (PID: %d)", m.ID, info.ProcessID), "conn", c.id)
+		c.srv.log.Info(fmt.Sprintf("Machine registered: %s (PID: %d)", m.ID, info.ProcessID), "conn", c.id, "peerPid", c.peer.PID, "peerUid", c.peer.UID)
 	}
 }
 
@@ -253,4 +277,22 @@ func (c *conn) reply() {
 	c.stats.replies.Add(1)
 	data := strconv.AppendUint(append(c.srcBuf[:0], `{"Delivered":true,"RequestId":`...), c.ans.RequestID, 10)
 	c.replyData(append(data, '}'))
+}
+
+// allow takes one token from the connection's rate-limit bucket, which
+// holds at most one second's worth and refills continuously.
+func (c *conn) allow(rate int) bool {
+	now := time.Now().UnixNano()
+	burst := float64(rate)
+	if c.refill == 0 {
+		c.tokens = burst
+	} else {
+		c.tokens = min(burst, c.tokens+float64(now-c.refill)*burst/1e9)
+	}
+	c.refill = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
 }

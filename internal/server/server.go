@@ -55,9 +55,32 @@ type Config struct {
 	// WriteTimeout bounds one write to a client; a client that does not
 	// read for this long is disconnected. Default 30s.
 	WriteTimeout time.Duration
+	// MaxEventsPerSecond bounds the SendEvent, Publish and Request lines
+	// one connection may send per second (a token bucket with a burst of
+	// one second's worth); beyond it they fail with rate_limited. 0, the
+	// default, means no limit: queue backpressure already bounds a fast
+	// client's effect on others.
+	MaxEventsPerSecond int
+	// Token, when not empty, must be presented in Register (or an object
+	// Subscribe) before a connection may do anything but Ping. It is
+	// compared in constant time and never logged.
+	Token string
+	// Peer, if set, reports the OS identity of a new connection's peer.
+	Peer func(net.Conn) (PeerInfo, error)
+	// Authorize, if set, decides at accept whether a peer may connect; a
+	// refused connection gets one unauthorized line and is closed.
+	Authorize func(PeerInfo) error
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 }
+
+// PeerInfo is the OS's view of a connection's peer; -1 where unknown.
+type PeerInfo struct {
+	PID, UID, GID int
+}
+
+// unknownPeer is the PeerInfo of a connection without OS credentials.
+var unknownPeer = PeerInfo{PID: -1, UID: -1, GID: -1}
 
 // Defaults for Config.
 const (
@@ -82,6 +105,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxPendingRequests", int64(c.MaxPendingRequests)},
 		{"RequestTimeout", int64(c.RequestTimeout)},
 		{"WriteTimeout", int64(c.WriteTimeout)},
+		{"MaxEventsPerSecond", int64(c.MaxEventsPerSecond)},
 	} {
 		if v.val < 0 {
 			return c, fmt.Errorf("server: %s must not be negative", v.name)
@@ -128,8 +152,9 @@ type Server struct {
 	closed    bool
 	peak      int
 	peakAt    time.Time
-	totals    stats // counters of connections that are gone
-	rejected  uint64
+	totals    stats  // counters of connections that are gone
+	rejected  uint64 // refused at MaxConnections
+	refused   uint64 // refused by Authorize
 
 	wg   sync.WaitGroup // connection and rejection goroutines
 	done chan struct{}  // closed by Shutdown
@@ -228,8 +253,27 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// admit starts serving nc, or refuses it at MaxConnections.
+// admit starts serving nc, or refuses it at MaxConnections or when
+// Authorize rejects its peer.
 func (s *Server) admit(nc net.Conn) {
+	cfg := s.limits()
+	peer := unknownPeer
+	if cfg.Peer != nil {
+		if p, err := cfg.Peer(nc); err == nil {
+			peer = p
+		}
+	}
+	if cfg.Authorize != nil {
+		if err := cfg.Authorize(peer); err != nil {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
+			s.log.Warn("Connection refused: "+err.Error(), "pid", peer.PID, "uid", peer.UID)
+			s.wg.Add(1)
+			go s.refuse(nc, protocol.CodeUnauthorized, "Access denied: "+err.Error())
+			return
+		}
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -237,12 +281,12 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	n := int(s.active.Load())
-	if n >= s.limits().MaxConnections {
+	if n >= cfg.MaxConnections {
 		s.rejected++
 		s.mu.Unlock()
-		s.log.Warn("Connection refused: too many connections", "max", s.limits().MaxConnections)
+		s.log.Warn("Connection refused: too many connections", "max", cfg.MaxConnections, "pid", peer.PID, "uid", peer.UID)
 		s.wg.Add(1)
-		go s.refuse(nc)
+		go s.refuse(nc, protocol.CodeTooManyConnections, fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, cfg.MaxConnections))
 		return
 	}
 	s.active.Add(1)
@@ -252,20 +296,20 @@ func (s *Server) admit(nc net.Conn) {
 		s.peak, s.peakAt = n, now
 	}
 	c := newConn(s, nc)
+	c.peer = peer
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.lastSeen.Store(now.UnixNano())
-	s.log.Info(fmt.Sprintf("Client connected. Total connections: %d", n), "conn", c.id)
+	s.log.Info(fmt.Sprintf("Client connected. Total connections: %d", n), "conn", c.id, "pid", peer.PID, "uid", peer.UID)
 	go c.serve()
 }
 
-// refuse writes one too_many_connections line to nc and closes it.
-func (s *Server) refuse(nc net.Conn) {
+// refuse writes one fatal error line to nc and closes it.
+func (s *Server) refuse(nc net.Conn, code protocol.Code, text string) {
 	defer s.wg.Done()
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	nc.Write(protocol.AppendError(nil, nil, protocol.CodeTooManyConnections,
-		fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, s.limits().MaxConnections)))
+	nc.Write(protocol.AppendError(nil, nil, code, text))
 	linger(nc)
 }
 

@@ -15,6 +15,12 @@ func (s *Server) Snapshot() metrics.Snapshot {
 	snap.PeakConnections, snap.PeakConnectionsAt = s.peak, s.peakAt
 	snap.Rejected = s.rejected
 	s.totals.into(&snap.Counters)
+	if s.refused > 0 {
+		if snap.Failures == nil {
+			snap.Failures = make(map[string]uint64)
+		}
+		snap.Failures[protocol.CodeUnauthorized.String()] += s.refused
+	}
 	for c := range s.conns {
 		c.stats.into(&snap.Counters)
 		c.mu.Lock()
@@ -114,6 +120,8 @@ func (s *Server) machinesData() []protocol.MachineData {
 			RegisteredAt: protocol.Time(m.BoundAt),
 			ConnectionId: m.ConnID,
 			Subscribed:   m.Subscribed,
+			PeerPid:      m.PeerPID,
+			PeerUid:      m.PeerUID,
 		}
 	}
 	return out

@@ -60,7 +60,7 @@ func runTranscript(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	bus := startBus(t, server.Config{})
+	bus := startBus(t, server.Config{Peer: peerFromOS})
 	conns := map[string]*client{}
 	get := func(n int, name string) *client {
 		c := conns[name]

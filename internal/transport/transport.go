@@ -22,6 +22,9 @@ var ErrInUse = errors.New("transport: endpoint in use")
 type Options struct {
 	// Mode is the Unix socket file's permission bits. Default 0600.
 	Mode os.FileMode
+	// Group, when positive, is the gid the Unix socket file is given
+	// (with Mode 0660, its members may connect). 0 or -1: the process's.
+	Group int
 	// SecurityDescriptor is the Windows pipe's SDDL. Default
 	// DefaultSecurityDescriptor.
 	SecurityDescriptor string

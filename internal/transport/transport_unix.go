@@ -65,6 +65,12 @@ func Listen(path string, opts Options) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
+	if opts.Group > 0 {
+		if err := os.Chown(path, -1, opts.Group); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("transport: giving %s to group %d: %w", path, opts.Group, err)
+		}
+	}
 	return ln, nil
 }
 

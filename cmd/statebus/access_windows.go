@@ -1,0 +1,4 @@
+package main
+
+// Windows pipes give the client's process id but no uid to match.
+const peerCredentialsSupported = false

@@ -1,0 +1,150 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/statebus/statebus/internal/server"
+	"github.com/statebus/statebus/internal/transport"
+)
+
+func peerFromOS(c net.Conn) (server.PeerInfo, error) {
+	p, err := transport.PeerOf(c)
+	return server.PeerInfo{PID: p.PID, UID: p.UID, GID: p.GID}, err
+}
+
+func TestPeerIdentityFromTheOS(t *testing.T) {
+	bus := startBus(t, server.Config{Peer: peerFromOS})
+	c := bus.dial(t)
+	// The claimed ProcessId is a lie; the OS's is not.
+	c.mustOK(`{"Type":0,"Payload":{"MachineId":"m","ProcessName":"liar","ProcessId":1}}`)
+	r := c.mustOK(`{"Type":"ListMachines"}`)
+	var list []struct {
+		MachineId        string
+		ProcessId        int
+		PeerPid, PeerUid int
+	}
+	if err := json.Unmarshal(r.Data, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ProcessId != 1 || list[0].PeerPid != os.Getpid() || list[0].PeerUid != os.Getuid() {
+		t.Fatalf("machines %+v, want peer pid %d uid %d", list, os.Getpid(), os.Getuid())
+	}
+}
+
+func TestAuthorizeAtAccept(t *testing.T) {
+	bus := startBus(t, server.Config{Peer: peerFromOS, Authorize: func(p server.PeerInfo) error {
+		if p.UID == os.Getuid() {
+			return fmt.Errorf("uid %d is not in AllowedUsers", p.UID)
+		}
+		return nil
+	}})
+	c := bus.dial(t)
+	r := c.reply()
+	if r.Code != "unauthorized" || !strings.Contains(deref(r.Error), "is not in AllowedUsers") {
+		t.Fatalf("refused peer got %+v", r)
+	}
+	c.expectEOF()
+	if bus.Snapshot().Failures["unauthorized"] != 1 {
+		t.Fatalf("not counted: %v", bus.Snapshot().Failures)
+	}
+}
+
+func TestTokenRequired(t *testing.T) {
+	bus := startBus(t, server.Config{Token: "s3cret"})
+	c := bus.dial(t)
+	if r := c.call(`{"Type":"Ping"}`); !r.Success {
+		t.Fatalf("ping before auth: %+v", r)
+	}
+	for _, line := range []string{
+		`{"Type":2,"Payload":{"SourceMachineId":"a","TargetMachineId":"b","EventName":"E"}}`,
+		`{"Type":"ListMachines"}`,
+		`{"Type":0,"Payload":{"MachineId":"a"}}`,
+		`{"Type":0,"Payload":{"MachineId":"a","Token":"wrong"}}`,
+		`{"Type":3,"Payload":"a"}`,
+	} {
+		if r := c.call(line); r.Success || r.Code != "unauthorized" {
+			t.Fatalf("%s: %+v", line, r)
+		}
+	}
+	c.mustOK(`{"Type":0,"Payload":{"MachineId":"a","Token":"s3cret"}}`)
+	c.mustOK(`{"Type":3,"Payload":"a2"}`) // authenticated now
+	c.mustOK(`{"Type":"ListMachines"}`)
+}
+
+func TestRateLimit(t *testing.T) {
+	bus := startBus(t, server.Config{MaxEventsPerSecond: 50})
+	c := bus.dial(t)
+	register(c, "a")
+	var limited int
+	for range 200 {
+		r := c.call(strings.TrimSuffix(sendLine("a", "a", "E", "1"), "\n"))
+		if r.Kind == "Event" {
+			r = c.reply()
+		}
+		if r.Code == "rate_limited" {
+			limited++
+			if !strings.Contains(deref(r.Error), "50") {
+				t.Fatalf("unclear error %+v", r)
+			}
+		}
+	}
+	if limited < 100 {
+		t.Fatalf("only %d of 200 sends limited at 50/s", limited)
+	}
+	if r := c.call(`{"Type":"Ping"}`); !r.Success {
+		t.Fatal("ping rate limited")
+	}
+}
+
+func TestThousandsOfIDsAreBounded(t *testing.T) {
+	bus := startBus(t, server.Config{MaxMachinesPerConnection: 100})
+	c := bus.dial(t)
+	var buf strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&buf, `{"Type":0,"Payload":"id-%d"}`+"\n", i)
+	}
+	go c.send(buf.String())
+	ok, refused := 0, 0
+	for range 3000 {
+		r := c.reply()
+		switch {
+		case r.Success:
+			ok++
+		case r.Code == "too_many_machines":
+			refused++
+		default:
+			t.Fatalf("%+v", r)
+		}
+	}
+	if ok != 100 || refused != 2900 || bus.Router().Count() != 100 {
+		t.Fatalf("ok %d refused %d count %d", ok, refused, bus.Router().Count())
+	}
+	other := bus.dial(t)
+	register(other, "other") // others are unaffected
+}
+
+func TestConnectionChurnLeavesNothingBehind(t *testing.T) {
+	bus := startBus(t, server.Config{MaxConnections: 20})
+	keeper := bus.dial(t)
+	register(keeper, "keeper")
+	for i := range 300 {
+		nc, err := net.Dial("unix", bus.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(nc, `{"Type":0,"Payload":"churn-%d"}`+"\n", i)
+		nc.Close()
+	}
+	waitFor(t, "churned connections to go", func() bool {
+		s := bus.Snapshot()
+		return s.ConnectionCount == 1 && s.RegisteredMachines == 1
+	})
+	if r := keeper.call(`{"Type":"Ping"}`); !r.Success {
+		t.Fatal("keeper affected")
+	}
+}
