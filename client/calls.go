@@ -41,7 +41,7 @@ func encodePayload(v any) ([]byte, error) {
 func (c *Conn) Register(ctx context.Context, ids ...string) error {
 	for _, id := range ids {
 		_, err := c.roundTrip(ctx, func(b []byte) []byte {
-			return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now())
+			return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now(), c.o.token)
 		})
 		if err != nil {
 			return fmt.Errorf("statebus: registering %q: %w", id, err)
@@ -335,6 +335,8 @@ type MachineInfo struct {
 	RegisteredAt time.Time
 	ConnectionID uint64
 	Subscribed   bool
+	PeerPID      int // the owner's process id as the OS reports it; -1 when unknown
+	PeerUID      int // the owner's user id as the OS reports it; -1 when unknown
 }
 
 // ListMachines returns every machine registered on the bus, by id.
@@ -352,6 +354,8 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			RegisteredAt: time.Time(m.RegisteredAt),
 			ConnectionID: m.ConnectionId,
 			Subscribed:   m.Subscribed,
+			PeerPID:      m.PeerPid,
+			PeerUID:      m.PeerUid,
 		}
 	}
 	return out, nil

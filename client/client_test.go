@@ -581,3 +581,27 @@ func TestAcknowledgedEventsSurviveBusRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestToken(t *testing.T) {
+	b := startBus(t, server.Config{Token: "t0ken"})
+	if _, err := client.Dial(ctxT(t), b.path, client.WithMachines("x"), client.WithLogger(quiet)); err == nil {
+		t.Fatal("dial without the token succeeded")
+	}
+	anon, err := client.Dial(ctxT(t), b.path, client.WithToken("t0ken"), client.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if _, err := anon.Health(ctxT(t)); err != nil {
+		t.Fatalf("authenticated connection without machines: %v", err)
+	}
+	c, err := client.Dial(ctxT(t), b.path, client.WithMachines("x"), client.WithToken("t0ken"), client.WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	list, err := c.ListMachines(ctxT(t))
+	if err != nil || len(list) != 1 || list[0].PeerPID != -1 {
+		t.Fatalf("%+v %v", list, err) // this test bus has no Peer function
+	}
+}

@@ -128,6 +128,15 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 	}
 	s := newSession(c, nc)
 	s.start()
+	if c.o.token != "" {
+		_, err := s.call(dctx.Done(), c.done, func(b []byte) []byte { return protocol.AppendAuthRequest(b, c.o.token) })
+		if err != nil {
+			s.fail(err)
+			<-s.done
+			<-s.writerDone
+			return nil, fmt.Errorf("statebus: authenticating: %w", err)
+		}
+	}
 	c.mu.Lock()
 	ids := append([]string(nil), c.machines...)
 	c.mu.Unlock()
@@ -154,7 +163,7 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 
 func (c *Conn) register(ctx context.Context, s *session, id string) error {
 	_, err := s.call(ctx.Done(), c.done, func(b []byte) []byte {
-		return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now())
+		return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now(), c.o.token)
 	})
 	if errors.Is(err, errCanceled) {
 		err = ctx.Err()

@@ -22,6 +22,7 @@ type options struct {
 	processName   string
 	logger        *slog.Logger
 	dispatchQueue int
+	token         string
 }
 
 func defaultOptions() options {
@@ -99,6 +100,12 @@ func WithLogger(l *slog.Logger) Option {
 // catch up (acknowledgements wait too). Default 65536.
 func WithDispatchQueue(n int) Option {
 	return func(o *options) { o.dispatchQueue = n }
+}
+
+// WithToken sends the bus's shared token with every Register, for a bus
+// configured with MessageBus.Token. Default: none.
+func WithToken(token string) Option {
+	return func(o *options) { o.token = token }
 }
 
 // State is the connection state reported to a state handler.

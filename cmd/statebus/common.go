@@ -32,6 +32,7 @@ type busFlags struct {
 	pipe    string
 	timeout time.Duration
 	json    bool
+	token   string
 }
 
 func (b *busFlags) register(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (b *busFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.pipe, "pipe", "", "connect to pipe `NAME` (default XStateNet.MessageBus; on Unix $TMPDIR/CoreFxPipe_NAME)")
 	fs.DurationVar(&b.timeout, "timeout", 5*time.Second, "give up after this long")
 	fs.BoolVar(&b.json, "json", false, "print JSON instead of text")
+	fs.StringVar(&b.token, "token", os.Getenv("STATEBUS_TOKEN"), "the bus's shared `token`, if it requires one (default $STATEBUS_TOKEN)")
 }
 
 // addr returns the address to dial: the socket, else the pipe name.
@@ -52,7 +54,7 @@ func (b *busFlags) addr() string {
 // dial connects with reconnection off: a command fails rather than wait.
 func (b *busFlags) dial(ctx context.Context, ids ...string) (*client.Conn, error) {
 	return client.Dial(ctx, b.addr(), client.WithMachines(ids...), client.WithReconnect(false),
-		client.WithDialTimeout(b.timeout))
+		client.WithDialTimeout(b.timeout), client.WithToken(b.token))
 }
 
 // newFlagSet returns a flag set whose --help prints usage and summary.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -32,16 +33,24 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MACHINE\tPID\tPROCESS\tCONN\tSINCE")
+	fmt.Fprintln(tw, "MACHINE\tPID\tPEER PID\tUID\tPROCESS\tCONN\tSINCE")
 	for _, m := range list {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\n", m.ID, m.ProcessID, m.ProcessName, m.ConnectionID,
-			m.RegisteredAt.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.ProcessID, known(m.PeerPID), known(m.PeerUID),
+			m.ProcessName, m.ConnectionID, m.RegisteredAt.Local().Format("2006-01-02 15:04:05"))
 	}
 	tw.Flush()
 	if len(list) == 0 {
 		fmt.Fprintln(stderr, "(no machines registered)")
 	}
 	return exitOK
+}
+
+// known prints an OS-reported id, "-" when unknown.
+func known(id int) string {
+	if id < 0 {
+		return "-"
+	}
+	return strconv.Itoa(id)
 }
 
 func runHealth(args []string, stdout, stderr io.Writer) int {

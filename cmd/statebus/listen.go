@@ -36,7 +36,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	c, err := client.Dial(dctx, b.addr(), client.WithMachines(fs.Args()...), client.WithDialTimeout(b.timeout),
+	c, err := client.Dial(dctx, b.addr(), client.WithMachines(fs.Args()...), client.WithDialTimeout(b.timeout), client.WithToken(b.token),
 		client.WithStateHandler(func(s client.State, err error) {
 			if s == client.StateDisconnected && err != nil {
 				fmt.Fprintf(stderr, "statebus listen: disconnected (%v); reconnecting\n", err)

@@ -131,3 +131,24 @@ func TestServeEnvironmentLayers(t *testing.T) {
 		t.Fatalf("MessageBus__MaxConnections not applied: %s", s)
 	}
 }
+
+func TestServeTokenAndPeerIdentity(t *testing.T) {
+	dir := shortDir(t)
+	cfg := filepath.Join(dir, "appsettings.json")
+	os.WriteFile(filepath.Join(dir, "token"), []byte("hunter2\n"), 0o600)
+	os.WriteFile(cfg, []byte(`{"MessageBus":{"TokenFile":"`+filepath.Join(dir, "token")+`"}}`), 0o600)
+	path := filepath.Join(dir, "bus.sock")
+	p := startServe(t, nil, "--socket", path, "--config", cfg)
+	p.listening(t)
+	if _, errOut, code := runCLI(t, "machines", "--socket", path); code != 1 || !strings.Contains(errOut, "Unauthorized") {
+		t.Fatalf("without token: %d %s", code, errOut)
+	}
+	startListen(t, path, "--token", "hunter2", "svc-1")
+	out, errOut, code := runCLI(t, "machines", "--socket", path, "--token", "hunter2")
+	if code != 0 || !strings.Contains(out, "PEER PID") || !strings.Contains(out, "svc-1") {
+		t.Fatalf("with token: %d %s %s", code, out, errOut)
+	}
+	if strings.Contains(p.stderr.String(), "hunter2") {
+		t.Fatal("the token was logged")
+	}
+}

@@ -32,8 +32,18 @@ func AppendSimpleRequest(dst []byte, t Type, id uint64) []byte {
 	return append(dst, '}', '\n')
 }
 
-// AppendRegisterRequest appends a Register with the C# client's payload.
-func AppendRegisterRequest(dst []byte, id uint64, machine, processName string, pid int, at time.Time) []byte {
+// AppendAuthRequest appends a Ping carrying the bus's shared token on its
+// envelope, which authenticates the connection.
+func AppendAuthRequest(dst []byte, token string) []byte {
+	dst = appendRequestHead(dst, TypePing, 0)
+	dst = append(dst, `,"Token":`...)
+	dst = AppendQuoted(dst, token)
+	return append(dst, '}', '\n')
+}
+
+// AppendRegisterRequest appends a Register with the C# client's payload,
+// plus "Token" when token is not empty.
+func AppendRegisterRequest(dst []byte, id uint64, machine, processName string, pid int, at time.Time, token string) []byte {
 	dst = appendRequestHead(dst, TypeRegister, id)
 	dst = append(dst, `,"Payload":{"MachineId":`...)
 	dst = AppendQuoted(dst, machine)
@@ -43,7 +53,12 @@ func AppendRegisterRequest(dst []byte, id uint64, machine, processName string, p
 	dst = strconv.AppendInt(dst, int64(pid), 10)
 	dst = append(dst, `,"RegisteredAt":"`...)
 	dst = AppendTime(dst, at)
-	return append(dst, `"}}`+"\n"...)
+	dst = append(dst, '"')
+	if token != "" {
+		dst = append(dst, `,"Token":`...)
+		dst = AppendQuoted(dst, token)
+	}
+	return append(dst, "}}\n"...)
 }
 
 // AppendMachineRequest appends an Unregister or Subscribe for machine.

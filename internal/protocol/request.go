@@ -17,6 +17,7 @@ type Request struct {
 	Type    Type
 	ID      []byte // raw "Id" (a JSON string or number), nil when absent
 	Payload []byte // raw "Payload" value, nil when absent
+	Token   String // "Token" on the envelope: authenticates the connection; zero when absent
 }
 
 // Decode parses one line, which must not include its terminator. On error,
@@ -40,6 +41,10 @@ func (r *Request) Decode(line []byte) error {
 			r.Payload = it.val
 		case it.is("Id"):
 			r.ID = it.val
+		case it.is("Token"):
+			if it.val[0] == '"' {
+				r.Token = String(it.val)
+			}
 		}
 	}
 	if it.err() || skipWS(it.rest(), 0) != len(it.rest()) {

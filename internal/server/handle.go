@@ -22,6 +22,11 @@ func (c *conn) handle(line []byte) {
 		return
 	}
 	cfg := c.srv.limits()
+	if cfg.Token != "" && !c.authed && !c.req.Token.IsZero() {
+		if !c.checkToken(c.req.Token, cfg.Token) {
+			return
+		}
+	}
 	switch t := c.req.Type; {
 	case cfg.Token != "" && !c.authed && t != protocol.TypePing && t != protocol.TypeRegister && t != protocol.TypeSubscribe:
 		c.stats.fail(protocol.CodeUnauthorized)
@@ -155,15 +160,8 @@ func (c *conn) bind(subscribe bool) {
 		c.replyDecodeError(err)
 		return
 	}
-	if tok := c.srv.limits().Token; tok != "" && !c.authed {
-		given := c.reg.Token.Value(nil)
-		if subtle.ConstantTimeCompare(given, []byte(tok)) != 1 {
-			c.stats.fail(protocol.CodeUnauthorized)
-			c.srv.log.Warn("Refused registration: missing or wrong Token", "conn", c.id, "pid", c.peer.PID, "uid", c.peer.UID)
-			c.replyError(protocol.CodeUnauthorized, "Unauthorized: missing or wrong Token")
-			return
-		}
-		c.authed = true
+	if tok := c.srv.limits().Token; tok != "" && !c.authed && !c.checkToken(c.reg.Token, tok) {
+		return
 	}
 	id := c.reg.MachineID.Value(c.tgtBuf[:0])
 	info := router.Info{
@@ -295,4 +293,18 @@ func (c *conn) allow(rate int) bool {
 	}
 	c.tokens--
 	return true
+}
+
+// checkToken authenticates the connection if given matches want
+// (compared in constant time); otherwise it replies unauthorized and
+// reports false. The token is never logged.
+func (c *conn) checkToken(given protocol.String, want string) bool {
+	if subtle.ConstantTimeCompare(given.Value(nil), []byte(want)) == 1 {
+		c.authed = true
+		return true
+	}
+	c.stats.fail(protocol.CodeUnauthorized)
+	c.srv.log.Warn("Refused: missing or wrong Token", "conn", c.id, "pid", c.peer.PID, "uid", c.peer.UID)
+	c.replyError(protocol.CodeUnauthorized, "Unauthorized: missing or wrong Token")
+	return false
 }

@@ -148,3 +148,13 @@ func TestConnectionChurnLeavesNothingBehind(t *testing.T) {
 		t.Fatal("keeper affected")
 	}
 }
+
+func TestTokenOnTheEnvelope(t *testing.T) {
+	bus := startBus(t, server.Config{Token: "s3cret"})
+	c := bus.dial(t)
+	if r := c.call(`{"Type":"Ping","Token":"nope"}`); r.Code != "unauthorized" {
+		t.Fatalf("wrong token: %+v", r)
+	}
+	c.mustOK(`{"Type":"Ping","Token":"s3cret"}`)
+	c.mustOK(`{"Type":"Health"}`)
+}
