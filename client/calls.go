@@ -298,6 +298,9 @@ type Metrics struct {
 	Replies             uint64
 	RejectedConnections uint64
 	Failures            map[string]uint64 // by error code
+	Goroutines          int               // of the bus process
+	OpenFiles           int               // of the bus process; -1 when unknown
+	ResidentBytes       uint64            // of the bus process
 }
 
 // Metrics asks the bus for its counters.
@@ -324,6 +327,9 @@ func (c *Conn) Metrics(ctx context.Context) (Metrics, error) {
 		Replies:             w.Replies,
 		RejectedConnections: w.RejectedConnections,
 		Failures:            w.Failures,
+		Goroutines:          w.Goroutines,
+		OpenFiles:           w.OpenFiles,
+		ResidentBytes:       w.ResidentBytes,
 	}, nil
 }
 

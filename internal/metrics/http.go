@@ -54,6 +54,9 @@ var (
 	descReplies      = desc("replies_total", "Replies matched to a pending request.")
 	descRefused      = desc("connections_refused_total", "Connections refused at MaxConnections.")
 	descFailures     = desc("failures_total", "Failed request lines by error code.", "code")
+	descGoroutines   = desc("goroutines", "Goroutines in the bus process.")
+	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
+	descResident     = desc("resident_bytes", "Resident memory of the bus process.")
 	descRouteLatency = desc("routing_latency_seconds", "Time from reading a SendEvent line to queuing it for the target (sampled).")
 )
 
@@ -61,7 +64,7 @@ type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
-		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency} {
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident} {
 		ch <- d
 	}
 }
@@ -93,6 +96,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRequests, s.Requests)
 	counter(descReplies, s.Replies)
 	counter(descRefused, s.Rejected)
+	gauge(descGoroutines, float64(s.Process.Goroutines))
+	gauge(descOpenFiles, float64(s.Process.OpenFiles))
+	gauge(descResident, float64(s.Process.ResidentBytes))
 	for code, n := range s.Failures {
 		counter(descFailures, n, code)
 	}

@@ -33,6 +33,7 @@ type Snapshot struct {
 	PeakConnectionsAt  time.Time
 	QueuedBytes        int // bytes waiting in outbound queues
 	RoutingLatency     HistogramSnapshot
+	Process            ProcessStats
 	Counters
 }
 

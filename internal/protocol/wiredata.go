@@ -34,6 +34,9 @@ type MetricsData struct {
 	Replies             uint64
 	RejectedConnections uint64
 	Failures            map[string]uint64 // by error code
+	Goroutines          int               // of the bus process
+	OpenFiles           int               // of the bus process; -1 when unknown
+	ResidentBytes       uint64            // of the bus process
 }
 
 // MachineData is one element of the Data array of a ListMachines reply.

@@ -158,3 +158,27 @@ func TestTokenOnTheEnvelope(t *testing.T) {
 	c.mustOK(`{"Type":"Ping","Token":"s3cret"}`)
 	c.mustOK(`{"Type":"Health"}`)
 }
+
+func TestResourcesReturnToBaseline(t *testing.T) {
+	bus := startBus(t, server.Config{})
+	base := bus.Snapshot().Process
+	var cs []*client
+	for i := range 40 {
+		c := bus.dial(t)
+		register(c, fmt.Sprintf("r%d", i))
+		cs = append(cs, c)
+	}
+	for i, c := range cs {
+		c.send(sendLine(fmt.Sprintf("r%d", i), fmt.Sprintf("r%d", (i+1)%len(cs)), "E", `"x"`))
+	}
+	if p := bus.Snapshot().Process; p.Goroutines < base.Goroutines+40 {
+		t.Fatalf("goroutines %d with 40 clients, baseline %d", p.Goroutines, base.Goroutines)
+	}
+	for _, c := range cs {
+		c.nc.Close()
+	}
+	waitFor(t, "goroutines and files back to baseline", func() bool {
+		p := bus.Snapshot().Process
+		return p.Goroutines <= base.Goroutines && (p.OpenFiles < 0 || p.OpenFiles <= base.OpenFiles)
+	})
+}

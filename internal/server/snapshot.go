@@ -9,7 +9,7 @@ import (
 
 // Snapshot returns the server's metrics now.
 func (s *Server) Snapshot() metrics.Snapshot {
-	snap := metrics.Snapshot{StartedAt: s.startedAt, Now: time.Now(), RoutingLatency: s.latency.Snapshot()}
+	snap := metrics.Snapshot{StartedAt: s.startedAt, Now: time.Now(), RoutingLatency: s.latency.Snapshot(), Process: metrics.Process()}
 	s.mu.Lock()
 	snap.ConnectionCount = len(s.conns)
 	snap.PeakConnections, snap.PeakConnectionsAt = s.peak, s.peakAt
@@ -106,6 +106,9 @@ func (s *Server) metricsData() protocol.MetricsData {
 		Replies:             m.Replies,
 		RejectedConnections: m.Rejected,
 		Failures:            failures,
+		Goroutines:          m.Process.Goroutines,
+		OpenFiles:           m.Process.OpenFiles,
+		ResidentBytes:       m.Process.ResidentBytes,
 	}
 }
 
