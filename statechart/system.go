@@ -219,6 +219,11 @@ func (s *System) step() bool {
 	}
 	a := s.ready[0]
 	s.ready = s.ready[1:]
+	if len(a.mailbox) == 0 { // stopped while queued
+		a.queued = false
+		s.mu.Unlock()
+		return true
+	}
 	ev := a.mailbox[0]
 	a.mailbox = a.mailbox[1:]
 	if len(a.mailbox) > 0 {
@@ -229,4 +234,27 @@ func (s *System) step() bool {
 	s.mu.Unlock()
 	s.process(a, ev)
 	return true
+}
+
+// Stop removes hosted machine id: its mailbox is discarded, its pending
+// delayed sends are cancelled and the id is free again. Requests waiting
+// in its mailbox are answered with ErrNotActive.
+func (s *System) Stop(id string) error {
+	s.mu.Lock()
+	a := s.actors[id]
+	if a == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUnknownMachine, id)
+	}
+	delete(s.actors, id)
+	s.dropTimersLocked(a)
+	pending := a.mailbox
+	a.mailbox = nil
+	s.mu.Unlock()
+	for _, ev := range pending {
+		if ev.ReplyTo != nil {
+			ev.ReplyTo(nil, fmt.Errorf("%w (%s was stopped)", ErrNotActive, id))
+		}
+	}
+	return nil
 }

@@ -31,6 +31,7 @@ func commands() []command {
 		{"health", "print health and metrics; exit non-zero when unhealthy", runHealth},
 		{"ping", "measure round trips to the bus", runPing},
 		{"self-test", "check a bus end to end (its own, or a running one)", runSelfTest},
+		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
 		{"service", "install and control the bus as an OS service", runService},
 	}
 }

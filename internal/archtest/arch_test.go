@@ -21,6 +21,8 @@ var allowed = map[string][]string{
 	"internal/server":    {"internal/protocol", "internal/router", "internal/metrics"},
 	"client":             {"internal/protocol", "internal/transport"},
 	"internal/archtest":  {},
+	"statechart":         {},
+	"chartbus":           {"client", "statechart", "internal/protocol"},
 }
 
 func TestImportGraph(t *testing.T) {

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/statebus/statebus/chartbus"
+	"github.com/statebus/statebus/statechart"
+)
+
+func runChartRun(args []string, stdout, stderr io.Writer) int {
+	var b busFlags
+	fs := newFlagSet("chart run", "FILE.json --id ID",
+		"Runs the chart as bus member ID: events sent to ID drive it, its sends to other ids go through\n"+
+			"the bus. Prints one JSON line per processed event {\"event\",\"from\",\"value\",\"status\",\"context\",\"log\"}\n"+
+			"and exits 0 when the chart reaches a top-level final state, 1 when it fails, on Ctrl+C 0.\n"+
+			exitCodesHelp, stderr)
+	id := fs.String("id", "", "the machine's bus `ID` (default: the chart's id)")
+	b.register(fs)
+	pos, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	m, code := readChart("run", pos[0], false, stderr)
+	if m == nil {
+		return code
+	}
+	if *id == "" {
+		*id = m.ID()
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	dctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	c, err := b.dial(dctx)
+	if err != nil {
+		return failure(stderr, "chart run", err)
+	}
+	defer c.Close()
+
+	var mu sync.Mutex
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	h := chartbus.New(c, statechart.WithObserver(func(st statechart.Step) {
+		mu.Lock()
+		defer mu.Unlock()
+		line := map[string]any{"event": st.Event.Name, "from": st.Event.Source, "value": st.Snapshot.Value,
+			"status": st.Snapshot.Status, "context": st.Snapshot.Context, "log": nonNil(st.Result.Logs)}
+		if st.Err != nil {
+			line["error"] = st.Err.Error()
+		}
+		enc.Encode(line)
+	}))
+	a, err := h.Start(dctx, *id, m)
+	if err != nil {
+		return failure(stderr, "chart run", err)
+	}
+	fmt.Fprintf(stderr, "statebus chart run: running %s as %s; Ctrl+C to stop\n", pos[0], *id)
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		h.Run(rctx)
+		close(done)
+	}()
+	code = exitOK
+	select {
+	case <-ctx.Done():
+	case <-a.Done():
+		if snap := a.Snapshot(); snap.Status == statechart.StatusError {
+			fmt.Fprintf(stderr, "statebus chart run: %s\n", strings.TrimPrefix(snap.Error, "statechart: "))
+			code = exitFailed
+		}
+	}
+	rcancel()
+	<-done
+	// Its last sends were handed to the connection; wait until the bus
+	// has taken them before leaving.
+	fctx, fcancel := context.WithTimeout(context.Background(), b.timeout)
+	defer fcancel()
+	c.Flush(fctx)
+	cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+	defer ccancel()
+	h.Close(cctx)
+	return code
+}
