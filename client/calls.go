@@ -297,6 +297,7 @@ type Metrics struct {
 	Requests            uint64
 	Replies             uint64
 	RejectedConnections uint64
+	DroppedLines        uint64            // queued lines the bus could not write: their peer went away
 	Failures            map[string]uint64 // by error code
 	Goroutines          int               // of the bus process
 	OpenFiles           int               // of the bus process; -1 when unknown
@@ -326,6 +327,7 @@ func (c *Conn) Metrics(ctx context.Context) (Metrics, error) {
 		Requests:            w.Requests,
 		Replies:             w.Replies,
 		RejectedConnections: w.RejectedConnections,
+		DroppedLines:        w.DroppedLines,
 		Failures:            w.Failures,
 		Goroutines:          w.Goroutines,
 		OpenFiles:           w.OpenFiles,

@@ -19,6 +19,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if os.Getenv("STATEBUS_CHAOS_ROLE") == "client" {
+		os.Exit(chaosClient())
+	}
 	dir, err := os.MkdirTemp("", "sbbin")
 	if err != nil {
 		panic(err)

@@ -54,6 +54,7 @@ var (
 	descReplies      = desc("replies_total", "Replies matched to a pending request.")
 	descRefused      = desc("connections_refused_total", "Connections refused at MaxConnections.")
 	descFailures     = desc("failures_total", "Failed request lines by error code.", "code")
+	descDropped      = desc("dropped_lines_total", "Queued lines (events, replies) never written because the peer went away.")
 	descGoroutines   = desc("goroutines", "Goroutines in the bus process.")
 	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
 	descResident     = desc("resident_bytes", "Resident memory of the bus process.")
@@ -64,7 +65,7 @@ type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
-		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident} {
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped} {
 		ch <- d
 	}
 }
@@ -96,6 +97,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descRequests, s.Requests)
 	counter(descReplies, s.Replies)
 	counter(descRefused, s.Rejected)
+	counter(descDropped, s.LinesDropped)
 	gauge(descGoroutines, float64(s.Process.Goroutines))
 	gauge(descOpenFiles, float64(s.Process.OpenFiles))
 	gauge(descResident, float64(s.Process.ResidentBytes))

@@ -19,6 +19,7 @@ type Counters struct {
 	Requests        uint64            // Request lines delivered to a target
 	Replies         uint64            // Reply lines matched to a pending request
 	Rejected        uint64            // connections refused at MaxConnections
+	LinesDropped    uint64            // queued lines never written because the peer went away
 	Failures        map[string]uint64 // failed request lines by error code
 }
 

@@ -33,6 +33,7 @@ type MetricsData struct {
 	Requests            uint64
 	Replies             uint64
 	RejectedConnections uint64
+	DroppedLines        uint64            // queued lines never written because the peer went away
 	Failures            map[string]uint64 // by error code
 	Goroutines          int               // of the bus process
 	OpenFiles           int               // of the bus process; -1 when unknown

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -214,6 +215,9 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			c.mu.Lock()
 			c.dead = true
+			// Count what will never be written: lines queued for a peer
+			// that is gone (its socket buffer's content is lost uncounted).
+			c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}) + bytes.Count(c.out, []byte{'\n'})))
 			c.out = nil
 			c.room.Broadcast()
 			c.mu.Unlock()

@@ -105,6 +105,7 @@ func (s *Server) metricsData() protocol.MetricsData {
 		Requests:            m.Requests,
 		Replies:             m.Replies,
 		RejectedConnections: m.Rejected,
+		DroppedLines:        m.LinesDropped,
 		Failures:            failures,
 		Goroutines:          m.Process.Goroutines,
 		OpenFiles:           m.Process.OpenFiles,

@@ -15,6 +15,7 @@ type stats struct {
 	linesIn, bytesIn, bytesOut atomic.Uint64
 	routed, published          atomic.Uint64
 	requests, replies          atomic.Uint64
+	dropped                    atomic.Uint64 // queued lines never written (peer gone)
 	failures                   [numCodes]atomic.Uint64
 }
 
@@ -33,6 +34,7 @@ func (s *stats) add(o *stats) {
 	s.published.Add(o.published.Load())
 	s.requests.Add(o.requests.Load())
 	s.replies.Add(o.replies.Load())
+	s.dropped.Add(o.dropped.Load())
 	for i := range s.failures {
 		s.failures[i].Add(o.failures[i].Load())
 	}
@@ -47,6 +49,7 @@ func (s *stats) into(m *metrics.Counters) {
 	m.EventsPublished += s.published.Load()
 	m.Requests += s.requests.Load()
 	m.Replies += s.replies.Load()
+	m.LinesDropped += s.dropped.Load()
 	for i := range s.failures {
 		if n := s.failures[i].Load(); n > 0 {
 			if m.Failures == nil {

@@ -1,0 +1,6 @@
+//go:build chaos
+
+package main
+
+// defaultChaosSeconds is TestChaos's length with the chaos build tag.
+const defaultChaosSeconds = 120
