@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/statebus/statebus/internal/server"
 	"github.com/statebus/statebus/internal/transport"
@@ -181,4 +182,56 @@ func TestResourcesReturnToBaseline(t *testing.T) {
 		p := bus.Snapshot().Process
 		return p.Goroutines <= base.Goroutines && (p.OpenFiles < 0 || p.OpenFiles <= base.OpenFiles)
 	})
+}
+
+func TestSlowReaderIsBoundedAndDropped(t *testing.T) {
+	bus := startBus(t, server.Config{WriteTimeout: 300 * time.Millisecond, MaxQueueBytes: 64 << 10})
+	slow := bus.dial(t)
+	register(slow, "slow")
+	if uc, ok := slow.nc.(*net.UnixConn); ok {
+		uc.SetReadBuffer(1024)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // reads one byte every 20 ms: always "making progress"
+		var b [1]byte
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			slow.nc.SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := slow.nc.Read(b[:]); err != nil {
+				return
+			}
+		}
+	}()
+	sender, other := bus.dial(t), bus.dial(t)
+	register(sender, "sender")
+	register(other, "other")
+	payload := `"` + strings.Repeat("s", 4000) + `"`
+	gone := false
+	for i := 0; i < 2000 && !gone; i++ {
+		r := sender.call(strings.TrimSuffix(sendLine("sender", "slow", "E", payload), "\n"))
+		switch {
+		case r.Success, r.Code == "queue_full":
+		case r.Code == "target_not_connected":
+			gone = true
+		default:
+			t.Fatalf("unexpected %+v", r)
+		}
+		if q := bus.Snapshot().QueuedBytes; q > 64<<10+8192 {
+			t.Fatalf("queue grew to %d bytes", q)
+		}
+	}
+	if !gone {
+		waitFor(t, "the slow reader to be dropped", func() bool {
+			r := sender.call(strings.TrimSuffix(sendLine("sender", "slow", "E", "1"), "\n"))
+			return r.Code == "target_not_connected"
+		})
+	}
+	if r := other.call(`{"Type":"Ping"}`); !r.Success {
+		t.Fatal("others affected by the slow reader")
+	}
 }
