@@ -33,6 +33,7 @@ func commands() []command {
 		{"self-test", "check a bus end to end (its own, or a running one)", runSelfTest},
 		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
 		{"service", "install and control the bus as an OS service", runService},
+		{"bench", "soak: hold a steady load and check that resources stay flat", runBench},
 	}
 }
 

@@ -152,3 +152,19 @@ func TestServeTokenAndPeerIdentity(t *testing.T) {
 		t.Fatal("the token was logged")
 	}
 }
+
+func TestBenchSoakShort(t *testing.T) {
+	out := shortDir(t)
+	stdout, stderr, code := runCLI(t, "bench", "soak", "--duration", "3s", "--interval", "500ms", "--pairs", "2", "--rate", "500", "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"soak.csv", "soak.svg"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(stdout, "rss") || !strings.Contains(stdout, "wrote ") {
+		t.Fatalf("output:\n%s", stdout)
+	}
+}
