@@ -186,9 +186,12 @@ func isDescendant(a, b *StateNode) bool {
 }
 
 // properAncestors returns n's ancestors from its parent up to, not
-// including, stop (nil: up to the root).
+// including, stop (nil: up to the root); none when n is stop.
 func properAncestors(n, stop *StateNode) []*StateNode {
 	var out []*StateNode
+	if n == stop {
+		return nil
+	}
 	for p := n.Parent; p != nil && p != stop; p = p.Parent {
 		out = append(out, p)
 	}
