@@ -258,7 +258,16 @@ type Health struct {
 	ConnectionCount    int
 	RegisteredMachines int
 	LastActivityAt     time.Time
-	ErrorMessage       string // empty when healthy
+	ErrorMessage       string       // empty when healthy
+	Bridge             *BridgeState // nil when the bus has no bridge to other hosts
+}
+
+// BridgeState is the state of a bus's link to other hosts.
+type BridgeState struct {
+	Connected      bool
+	Hosts          int
+	RemoteMachines int
+	Error          string
 }
 
 // Health asks the bus for its health.
@@ -275,6 +284,9 @@ func (c *Conn) Health(ctx context.Context) (Health, error) {
 	}
 	if w.ErrorMessage != nil {
 		h.ErrorMessage = *w.ErrorMessage
+	}
+	if w.Bridge != nil {
+		h.Bridge = &BridgeState{Connected: w.Bridge.Connected, Hosts: w.Bridge.Hosts, RemoteMachines: w.Bridge.RemoteMachines, Error: w.Bridge.Error}
 	}
 	return h, nil
 }
@@ -343,8 +355,9 @@ type MachineInfo struct {
 	RegisteredAt time.Time
 	ConnectionID uint64
 	Subscribed   bool
-	PeerPID      int // the owner's process id as the OS reports it; -1 when unknown
-	PeerUID      int // the owner's user id as the OS reports it; -1 when unknown
+	PeerPID      int    // the owner's process id as the OS reports it; -1 when unknown
+	PeerUID      int    // the owner's user id as the OS reports it; -1 when unknown
+	Host         string // the owning host for a machine on another host (bridge); "" for local
 }
 
 // ListMachines returns every machine registered on the bus, by id.
@@ -364,6 +377,7 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			Subscribed:   m.Subscribed,
 			PeerPID:      m.PeerPid,
 			PeerUID:      m.PeerUid,
+			Host:         m.Host,
 		}
 	}
 	return out, nil

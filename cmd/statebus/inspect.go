@@ -35,6 +35,10 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MACHINE\tPID\tPEER PID\tUID\tPROCESS\tCONN\tSINCE")
 	for _, m := range list {
+		if m.Host != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t(on host %s)\t-\t-\n", m.ID, m.Host)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.ProcessID, known(m.PeerPID), known(m.PeerUID),
 			m.ProcessName, m.ConnectionID, m.RegisteredAt.Local().Format("2006-01-02 15:04:05"))
 	}
@@ -91,6 +95,13 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(tw, "status\t%s\n", status)
 	fmt.Fprintf(tw, "connections\t%d (peak %d)\n", h.ConnectionCount, m.PeakConnections)
 	fmt.Fprintf(tw, "machines\t%d\n", h.RegisteredMachines)
+	if br := h.Bridge; br != nil {
+		state := "connected"
+		if !br.Connected {
+			state = "DOWN: " + br.Error
+		}
+		fmt.Fprintf(tw, "bridge\t%s, %d other host(s), %d remote machine(s)\n", state, br.Hosts, br.RemoteMachines)
+	}
 	fmt.Fprintf(tw, "uptime\t%s (since %s)\n", m.Uptime.Round(time.Second), m.StartedAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "last activity\t%s\n", h.LastActivityAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "events routed\t%d\n", m.EventsRouted)

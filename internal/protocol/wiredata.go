@@ -11,7 +11,16 @@ type HealthData struct {
 	ConnectionCount    int
 	RegisteredMachines int
 	LastActivityAt     Time
-	ErrorMessage       *string // null when healthy
+	ErrorMessage       *string     // null when healthy
+	Bridge             *BridgeData `json:",omitempty"` // absent without a bridge
+}
+
+// BridgeData is the state of the link to other hosts.
+type BridgeData struct {
+	Connected      bool
+	Hosts          int
+	RemoteMachines int
+	Error          string `json:",omitempty"`
 }
 
 // MetricsData is the Data of a Metrics reply.
@@ -48,6 +57,7 @@ type MachineData struct {
 	RegisteredAt Time
 	ConnectionId uint64 //lint:ignore ST1003 wire name
 	Subscribed   bool
-	PeerPid      int //lint:ignore ST1003 wire name; from the OS, -1 when unknown
-	PeerUid      int //lint:ignore ST1003 wire name; from the OS, -1 when unknown
+	PeerPid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
+	PeerUid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
+	Host         string `json:",omitempty"` // the owning host, for a machine on another host (bridge)
 }

@@ -210,10 +210,29 @@ func (r *Router) Remove(ep Endpoint) []string {
 	return ids
 }
 
+// Owns reports whether id is bound.
+func (r *Router) Owns(id []byte) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.machines[string(id)] != nil
+}
+
+// OwnedBy reports whether ep owns id.
+func (r *Router) OwnedBy(id []byte, ep Endpoint) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := r.machines[string(id)]
+	return m != nil && m.Owner == ep
+}
+
 // checkSource reports CodeNotOwner when src names a machine that another
 // endpoint owns. Sending as an unbound id is allowed, as in the original.
+// A nil src (traffic from another host, checked there) is not checked.
 // r.mu must be held.
 func (r *Router) checkSource(ep Endpoint, src []byte) protocol.Code {
+	if src == nil {
+		return protocol.CodeNone
+	}
 	if m := r.machines[string(src)]; m != nil && m.Owner != ep {
 		return protocol.CodeNotOwner
 	}

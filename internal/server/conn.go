@@ -79,6 +79,7 @@ func (c *conn) serve() {
 	for _, id := range released {
 		c.srv.log.Info("Removed writer for disconnected machine: "+id, "conn", c.id)
 	}
+	c.srv.released(released...)
 	c.mu.Lock()
 	c.closing = true
 	c.signalLocked()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -114,6 +115,10 @@ func codeText(code protocol.Code) string {
 		return protocol.TextNotOwner
 	case protocol.CodeTooManyMachines:
 		return "Too many machine ids on this connection; cannot add: "
+	case protocol.CodeTimeout:
+		return protocol.TextTimeout
+	case protocol.CodeTargetGone:
+		return protocol.TextTargetGone
 	case protocol.CodeTooManyRequests:
 		return "Too many pending requests on this connection; cannot send to: "
 	default:
@@ -129,6 +134,16 @@ func (c *conn) sendEvent() {
 	src := c.ev.Source.Value(c.srcBuf[:0])
 	tgt := c.ev.Target.Value(c.tgtBuf[:0])
 	m, code := c.srv.router.Route(c, src, tgt, &c.ev)
+	token := c.ev.Target
+	if m != nil {
+		token = m.Token
+	}
+	if code == protocol.CodeNotConnected && c.srv.bridge != nil {
+		// Not here: maybe on another host.
+		ctx, cancel := context.WithTimeout(context.Background(), bridgeTimeout)
+		code = c.srv.bridge.Send(ctx, string(tgt), c.req.Payload)
+		cancel()
+	}
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		arg := tgt
@@ -149,7 +164,7 @@ func (c *conn) sendEvent() {
 		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
 	}
 	c.mu.Lock()
-	c.out = protocol.AppendDelivered(c.out, c.req.ID, m.Token)
+	c.out = protocol.AppendDelivered(c.out, c.req.ID, token)
 	c.mu.Unlock()
 }
 
@@ -173,7 +188,11 @@ func (c *conn) bind(subscribe bool) {
 		PeerPID:     c.peer.PID,
 		PeerUID:     c.peer.UID,
 	}
-	m, code := c.srv.router.Bind(c, id, c.reg.MachineID, info)
+	code := c.claim(id)
+	var m *router.Machine
+	if code == protocol.CodeNone {
+		m, code = c.srv.router.Bind(c, id, c.reg.MachineID, info)
+	}
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		c.srv.log.Warn("Refused machine id: "+codeText(code)+string(id), "conn", c.id)
@@ -201,10 +220,14 @@ func (c *conn) unbind() {
 		return
 	}
 	id := c.reg.MachineID.Value(c.tgtBuf[:0])
+	owned := c.srv.router.OwnedBy(id, c)
 	if code := c.srv.router.Unbind(c, id); code != protocol.CodeNone {
 		c.stats.fail(code)
 		c.replyErrorArg(code, codeText(code), id)
 		return
+	}
+	if owned {
+		c.srv.released(string(id))
 	}
 	c.srv.log.Info("Machine unregistered: "+string(id), "conn", c.id)
 	c.replyData(nil)
@@ -221,6 +244,9 @@ func (c *conn) publish() {
 		c.stats.fail(code)
 		c.replyErrorArg(code, codeText(code), src)
 		return
+	}
+	if c.srv.bridge != nil {
+		c.srv.bridge.Publish(c.req.Payload)
 	}
 	c.stats.published.Add(uint64(n))
 	if failed > 0 {
@@ -248,6 +274,9 @@ func (c *conn) request() {
 		timeout = time.Duration(c.ev.TimeoutMs) * time.Millisecond
 	}
 	_, code := c.srv.router.Request(c, src, tgt, &c.ev, c.req.ID, timeout)
+	if code == protocol.CodeNotConnected && c.srv.bridge != nil {
+		code = c.remoteRequest(string(tgt), timeout)
+	}
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		arg := tgt
@@ -307,4 +336,28 @@ func (c *conn) checkToken(given protocol.String, want string) bool {
 	c.srv.log.Warn("Refused: missing or wrong Token", "conn", c.id, "pid", c.peer.PID, "uid", c.peer.UID)
 	c.replyError(protocol.CodeUnauthorized, "Unauthorized: missing or wrong Token")
 	return false
+}
+
+// remoteRequest forwards the current Request to another host; the reply
+// is queued when it answers, with this request's Id.
+func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code {
+	replyID := append([]byte(nil), c.req.ID...)
+	from := protocol.AppendQuoted(nil, target)
+	return c.srv.bridge.Request(target, c.req.Payload, timeout, func(answer []byte, errText string, code protocol.Code) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.dead {
+			return
+		}
+		switch {
+		case code == protocol.CodeNone:
+			a := protocol.Answer{Payload: answer}
+			c.out = protocol.AppendAnswer(c.out, replyID, 0, from, &a)
+		case errText != "":
+			c.out = protocol.AppendError(c.out, replyID, code, errText)
+		default:
+			c.out = protocol.AppendErrorArg(c.out, replyID, code, codeText(code), []byte(target))
+		}
+		c.signalLocked()
+	})
 }

@@ -139,6 +139,7 @@ type Server struct {
 	log    *slog.Logger
 	debug  atomic.Bool // debug logging enabled; cached off the hot path
 	router *router.Router
+	bridge Bridge // nil without one; set before Serve
 
 	startedAt time.Time
 	active    atomic.Int64 // live connections

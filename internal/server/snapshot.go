@@ -78,6 +78,10 @@ func (s *Server) healthData() protocol.HealthData {
 	if h.ErrorMessage != "" {
 		w.ErrorMessage = &h.ErrorMessage
 	}
+	if s.bridge != nil {
+		st := s.bridge.Status()
+		w.Bridge = &protocol.BridgeData{Connected: st.Connected, Hosts: st.Hosts, RemoteMachines: len(s.bridge.Machines()), Error: st.Error}
+	}
 	return w
 }
 
@@ -126,6 +130,11 @@ func (s *Server) machinesData() []protocol.MachineData {
 			Subscribed:   m.Subscribed,
 			PeerPid:      m.PeerPID,
 			PeerUid:      m.PeerUID,
+		}
+	}
+	if s.bridge != nil {
+		for _, m := range s.bridge.Machines() {
+			out = append(out, protocol.MachineData{MachineId: m.ID, Host: m.Host, PeerPid: -1, PeerUid: -1})
 		}
 	}
 	return out

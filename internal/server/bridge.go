@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/statebus/statebus/internal/protocol"
+	"github.com/statebus/statebus/internal/router"
+)
+
+// Bridge links this bus to the buses of other hosts (see bridge/nats).
+// The server consults it for machine ids it does not host, and tells it
+// which ids it hosts. Implementations must be safe for concurrent use.
+type Bridge interface {
+	// Claim is called before an id is bound on this host for the first
+	// time. It returns CodeIDTaken when another host owns the id, or
+	// CodeNone to let the binding proceed. It may block up to ctx's
+	// deadline; it runs on the registering connection's reader.
+	Claim(ctx context.Context, id string) protocol.Code
+	// Released is called after an id bound on this host was released.
+	Released(id string)
+	// Send delivers a SendEvent payload object (the request's Payload
+	// bytes, verbatim) to target on another host and waits for that bus's
+	// verdict: CodeNone once it queued the event for a live connection,
+	// CodeNotConnected when no host has target, CodeQueueFull, or
+	// CodeTimeout when the remote bus did not answer. It runs on the
+	// sending connection's reader, so replies stay in order.
+	Send(ctx context.Context, target string, payload []byte) protocol.Code
+	// Publish hands a Publish payload object to the other hosts without
+	// waiting.
+	Publish(payload []byte)
+	// Request forwards a Request payload object to target on another host
+	// without waiting. done is called exactly once, with the target's
+	// answer (payload and error text) or a failure code, unless Request
+	// itself returns a code other than CodeNone.
+	Request(target string, payload []byte, timeout time.Duration, done func(answer []byte, errText string, code protocol.Code)) protocol.Code
+	// Machines lists the machines of the other hosts.
+	Machines() []RemoteMachine
+	// Status reports the link's state.
+	Status() BridgeStatus
+}
+
+// RemoteMachine is a machine hosted by another bus.
+type RemoteMachine struct {
+	ID, Host string
+}
+
+// BridgeStatus is the bridge's state for health and metrics.
+type BridgeStatus struct {
+	Connected bool
+	Hosts     int    // other hosts seen
+	Error     string // why it is not connected
+}
+
+// bridgeTimeout bounds one remote Send or Claim.
+const bridgeTimeout = 2 * time.Second
+
+// SetBridge attaches a bridge; call it before Serve.
+func (s *Server) SetBridge(b Bridge) { s.bridge = b }
+
+// remoteEndpoint is the requester of a Request that came from another
+// host: it owns no machines and completes by calling done.
+type remoteEndpoint struct {
+	done func(answer []byte, errText string, code protocol.Code)
+}
+
+func (*remoteEndpoint) Deliver(protocol.Kind, *protocol.Event, *router.Machine, uint64) error {
+	return router.ErrClosed
+}
+
+func (r *remoteEndpoint) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Error) {
+	switch {
+	case fail != nil:
+		r.done(nil, fail.Text, fail.Code)
+	case !a.Error.IsZero():
+		r.done(nil, string(a.Error.Value(nil)), protocol.CodeRemote)
+	default:
+		r.done(append([]byte(nil), a.Payload...), "", protocol.CodeNone)
+	}
+}
+
+// RemoteSend delivers an event that came from another host (a SendEvent
+// payload object) to the local machine it targets, and returns the
+// verdict the sending host reports to its client.
+func (s *Server) RemoteSend(payload []byte) protocol.Code {
+	var ev protocol.Event
+	if err := ev.Decode(payload, true); err != nil {
+		return protocol.CodeInvalidPayload
+	}
+	_, code := s.router.Route(nil, nil, ev.Target.Value(nil), &ev)
+	return code
+}
+
+// RemotePublish delivers a Publish from another host to every local
+// machine and returns how many it reached.
+func (s *Server) RemotePublish(payload []byte) int {
+	var ev protocol.Event
+	if ev.Decode(payload, false) != nil {
+		return 0
+	}
+	n, _, _ := s.router.Publish(nil, nil, &ev)
+	return n
+}
+
+// RemoteRequest delivers a Request from another host to the local machine
+// it targets; done gets the answer. It returns a code other than CodeNone
+// (and done is not called) when the request cannot be delivered.
+func (s *Server) RemoteRequest(payload []byte, timeout time.Duration, done func(answer []byte, errText string, code protocol.Code)) protocol.Code {
+	var ev protocol.Event
+	if err := ev.Decode(payload, true); err != nil {
+		return protocol.CodeInvalidPayload
+	}
+	_, code := s.router.Request(&remoteEndpoint{done}, nil, ev.Target.Value(nil), &ev, nil, timeout)
+	return code
+}
+
+// Hosts reports whether a live local connection owns id.
+func (s *Server) Hosts(id string) bool { return s.router.Owns([]byte(id)) }
+
+// LocalMachines lists the ids bound on this host.
+func (s *Server) LocalMachines() []string {
+	list := s.router.Machines()
+	ids := make([]string, len(list))
+	for i, m := range list {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// claim asks the bridge before binding an id this connection does not
+// own yet.
+func (c *conn) claim(id []byte) protocol.Code {
+	b := c.srv.bridge
+	if b == nil || c.srv.router.OwnedBy(id, c) {
+		return protocol.CodeNone
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bridgeTimeout)
+	defer cancel()
+	return b.Claim(ctx, string(id))
+}
+
+// released tells the bridge about ids this host no longer has.
+func (s *Server) released(ids ...string) {
+	if s.bridge == nil {
+		return
+	}
+	for _, id := range ids {
+		s.bridge.Released(id)
+	}
+}
