@@ -21,18 +21,24 @@ import (
 var allWorkloads = []string{"pingpong", "oneway", "fanin", "pairs", "conns"}
 
 func main() {
-	if len(os.Args) > 2 {
-		switch os.Args[1] {
-		case "-worker":
-			os.Exit(runWorker(os.Args[2]))
-		case "-relay":
-			os.Exit(runRelay(os.Args[2]))
-		}
-	}
-	if len(os.Args) == 2 && os.Args[1] == "-natsd" {
-		os.Exit(runNATSD())
+	if code, ok := runChild(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	os.Exit(benchMain(os.Args[1:]))
+}
+
+// runChild runs the process as a worker, the relay or the NATS server
+// when args ask for it (the tool re-executes itself for each).
+func runChild(args []string) (code int, ok bool) {
+	switch {
+	case len(args) == 2 && args[0] == "-worker":
+		return runWorker(args[1]), true
+	case len(args) == 2 && args[0] == "-relay":
+		return runRelay(args[1]), true
+	case len(args) == 1 && args[0] == "-natsd":
+		return runNATSD(), true
+	}
+	return 0, false
 }
 
 type options struct {

@@ -16,7 +16,7 @@ const (
 	srcDigits   = 3
 	seqDigits   = 12
 	idKey       = `"id":"`
-	timestamp   = "2025-10-04T02:24:28.5551234Z"
+	timestamp   = "2025-10-04T02:24:28Z"
 )
 
 // template is one sender's pre-encoded message. set stamps a sequence
