@@ -47,41 +47,13 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer c.Close()
 
-	var mu sync.Mutex
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
-	h := chartbus.New(c, statechart.WithObserver(func(st statechart.Step) {
-		mu.Lock()
-		defer mu.Unlock()
-		line := map[string]any{"event": st.Event.Name, "from": st.Event.Source, "value": st.Snapshot.Value,
-			"status": st.Snapshot.Status, "context": st.Snapshot.Context, "log": nonNil(st.Result.Logs)}
-		if st.Err != nil {
-			line["error"] = st.Err.Error()
-		}
-		enc.Encode(line)
-	}))
+	h := chartbus.New(c, statechart.WithObserver(stepPrinter(stdout)))
 	a, err := h.Start(dctx, *id, m)
 	if err != nil {
 		return failure(stderr, "chart run", err)
 	}
 	fmt.Fprintf(stderr, "statebus chart run: running %s as %s; Ctrl+C to stop\n", pos[0], *id)
-	rctx, rcancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		h.Run(rctx)
-		close(done)
-	}()
-	code = exitOK
-	select {
-	case <-ctx.Done():
-	case <-a.Done():
-		if snap := a.Snapshot(); snap.Status == statechart.StatusError {
-			fmt.Fprintf(stderr, "statebus chart run: %s\n", strings.TrimPrefix(snap.Error, "statechart: "))
-			code = exitFailed
-		}
-	}
-	rcancel()
-	<-done
+	code = runUntilFinal(ctx, h, a, stderr)
 	// Its last sends were handed to the connection; wait until the bus
 	// has taken them before leaving.
 	fctx, fcancel := context.WithTimeout(context.Background(), b.timeout)
@@ -91,4 +63,45 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 	defer ccancel()
 	h.Close(cctx)
 	return code
+}
+
+// stepPrinter prints one JSON line per processed event.
+func stepPrinter(stdout io.Writer) func(statechart.Step) {
+	var mu sync.Mutex
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	return func(st statechart.Step) {
+		mu.Lock()
+		defer mu.Unlock()
+		line := map[string]any{"event": st.Event.Name, "from": st.Event.Source, "value": st.Snapshot.Value,
+			"status": st.Snapshot.Status, "context": st.Snapshot.Context, "log": nonNil(st.Result.Logs)}
+		if st.Err != nil {
+			line["error"] = st.Err.Error()
+		}
+		enc.Encode(line)
+	}
+}
+
+// runUntilFinal processes events until the chart is done or fails (exit
+// 0 or 1) or ctx ends (exit 0).
+func runUntilFinal(ctx context.Context, h *chartbus.Host, a *statechart.Actor, stderr io.Writer) int {
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		h.Run(rctx)
+		close(done)
+	}()
+	defer func() {
+		rcancel()
+		<-done
+	}()
+	select {
+	case <-ctx.Done():
+	case <-a.Done():
+		if snap := a.Snapshot(); snap.Status == statechart.StatusError {
+			fmt.Fprintf(stderr, "statebus chart run: %s\n", strings.TrimPrefix(snap.Error, "statechart: "))
+			return exitFailed
+		}
+	}
+	return exitOK
 }
