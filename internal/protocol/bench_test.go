@@ -28,7 +28,7 @@ func decodeSendEvent(tb testing.TB, req *Request, ev *Event, line []byte) {
 	if err := req.Decode(line); err != nil {
 		tb.Fatal(err)
 	}
-	if err := ev.Decode(req.Payload, true); err != nil {
+	if err := req.Event(ev, true); err != nil {
 		tb.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -590,6 +591,14 @@ func FuzzDecodeRequest(f *testing.F) {
 			checkSubslice(t, line, e.Payload, "Event.Payload")
 			if e.Payload != nil && !json.Valid(e.Payload) {
 				t.Fatalf("Event.Payload %q not valid JSON", e.Payload)
+			}
+			// The one-pass reading of an object payload agrees with a
+			// separate Event.Decode.
+			var e2 Event
+			err1 := e.Decode(r.Payload, needTarget)
+			err2 := r.Event(&e2, needTarget)
+			if fmt.Sprint(err1) != fmt.Sprint(err2) || err1 == nil && fmt.Sprintf("%s", []any{e.Source, e.Target, e.Name, e.Payload, e.Timestamp, e.TimeoutMs}) != fmt.Sprintf("%s", []any{e2.Source, e2.Target, e2.Name, e2.Payload, e2.Timestamp, e2.TimeoutMs}) {
+				t.Fatalf("Request.Event differs from Event.Decode on %q:\n%v %+v\n%v %+v", r.Payload, err1, e, err2, e2)
 			}
 		}
 

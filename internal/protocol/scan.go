@@ -275,6 +275,26 @@ func (it *objectIter) reset(obj []byte) bool {
 // next advances to the next member. It returns false at the end of the
 // object or on a syntax error; err reports which.
 func (it *objectIter) next() bool {
+	return it.nextKey() && it.skip()
+}
+
+// skip validates the current member's value, which starts at it.i, and
+// sets it.val.
+func (it *objectIter) skip() bool {
+	vstart := it.i
+	i, ok := skipValue(it.b, vstart)
+	if !ok {
+		it.bad = true
+		return false
+	}
+	it.val = it.b[vstart:i]
+	it.i = i
+	return true
+}
+
+// nextKey advances to the next member's key and leaves it.i at the start
+// of its value, for the caller to skip or descend into.
+func (it *objectIter) nextKey() bool {
 	if it.bad || it.done {
 		return false
 	}
@@ -305,14 +325,7 @@ func (it *objectIter) next() bool {
 		it.bad = true
 		return false
 	}
-	i = skipWS(b, i+1)
-	vstart := i
-	if i, ok = skipValue(b, i); !ok {
-		it.bad = true
-		return false
-	}
-	it.val = b[vstart:i]
-	it.i = i
+	it.i = skipWS(b, i+1)
 	return true
 }
 

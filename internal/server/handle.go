@@ -127,7 +127,7 @@ func codeText(code protocol.Code) string {
 }
 
 func (c *conn) sendEvent() {
-	if err := c.ev.Decode(c.req.Payload, true); err != nil {
+	if err := c.req.Event(&c.ev, true); err != nil {
 		c.replyDecodeError(err)
 		return
 	}
@@ -234,7 +234,7 @@ func (c *conn) unbind() {
 }
 
 func (c *conn) publish() {
-	if err := c.ev.Decode(c.req.Payload, false); err != nil {
+	if err := c.req.Event(&c.ev, false); err != nil {
 		c.replyDecodeError(err)
 		return
 	}
@@ -263,7 +263,7 @@ func (c *conn) request() {
 		c.replyError(protocol.CodeInvalidPayload, "Request needs an Id to match its reply")
 		return
 	}
-	if err := c.ev.Decode(c.req.Payload, true); err != nil {
+	if err := c.req.Event(&c.ev, true); err != nil {
 		c.replyDecodeError(err)
 		return
 	}
