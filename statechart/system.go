@@ -138,7 +138,8 @@ func (a *Actor) Snapshot() Snapshot {
 	return a.snap
 }
 
-// Done is closed once the machine is done or has failed.
+// Done is closed once the machine is done or has failed, after the
+// effects of its last macrostep were handed out and the observer saw it.
 func (a *Actor) Done() <-chan struct{} { return a.done }
 
 // Hosts reports whether the System hosts a machine with this id.

@@ -35,12 +35,6 @@ func (s *System) process(a *Actor, ev Event) {
 		}
 		s.apply(a, e)
 	}
-	if snap.Status != StatusActive {
-		s.mu.Lock()
-		s.dropTimersLocked(a)
-		s.mu.Unlock()
-		close(a.done)
-	}
 	if ev.ReplyTo != nil && !replied {
 		if err != nil {
 			ev.ReplyTo(nil, err)
@@ -51,6 +45,14 @@ func (s *System) process(a *Actor, ev Event) {
 	}
 	if s.observer != nil {
 		s.observer(Step{Machine: a.id, Event: ev, Snapshot: snap, Result: res, Err: err})
+	}
+	if snap.Status != StatusActive {
+		// Last: whoever waits on Done sees every effect handed out and
+		// the observer called.
+		s.mu.Lock()
+		s.dropTimersLocked(a)
+		s.mu.Unlock()
+		close(a.done)
 	}
 }
 
