@@ -58,7 +58,7 @@ var (
 	descGoroutines   = desc("goroutines", "Goroutines in the bus process.")
 	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
 	descResident     = desc("resident_bytes", "Resident memory of the bus process.")
-	descRouteLatency = desc("routing_latency_seconds", "Time from reading a SendEvent line to queuing it for the target (sampled).")
+	descRouteLatency = desc("routing_latency_seconds", "Time to route a decoded SendEvent to its target's queue (one event in 64).")
 )
 
 type collector struct{ src Source }

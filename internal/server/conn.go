@@ -122,8 +122,10 @@ func linger(nc net.Conn) {
 func (c *conn) readLoop() (eof bool) {
 	for {
 		if !c.rd.HasLine() {
-			// About to block in Read: hand what this batch queued to the writer.
+			// About to block in Read: hand what this batch queued to the
+			// writer. Activity is recorded per batch, not per line.
 			c.kick()
+			c.lastActive.Store(time.Now().UnixNano())
 		}
 		line, err := c.rd.ReadLine()
 		if err != nil {
@@ -137,7 +139,6 @@ func (c *conn) readLoop() (eof bool) {
 			}
 			return errors.Is(err, io.EOF)
 		}
-		c.lastActive.Store(time.Now().UnixNano())
 		if !c.waitRoom() {
 			return false
 		}

@@ -133,6 +133,11 @@ func (c *conn) sendEvent() {
 	}
 	src := c.ev.Source.Value(c.srcBuf[:0])
 	tgt := c.ev.Target.Value(c.tgtBuf[:0])
+	var t0 time.Time
+	sample := c.stats.routed.Load()&63 == 0
+	if sample {
+		t0 = time.Now() // one event in 64: time the routing
+	}
 	m, code := c.srv.router.Route(c, src, tgt, &c.ev)
 	token := c.ev.Target
 	if m != nil {
@@ -156,9 +161,9 @@ func (c *conn) sendEvent() {
 		c.replyErrorArg(code, codeText(code), arg)
 		return
 	}
-	if c.stats.routed.Add(1)&63 == 1 {
-		// One event in 64: time from reading the line to queuing it.
-		c.srv.latency.Observe(time.Duration(time.Now().UnixNano() - c.lastActive.Load()))
+	c.stats.routed.Add(1)
+	if sample {
+		c.srv.latency.Observe(time.Since(t0))
 	}
 	if c.srv.debug.Load() {
 		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
