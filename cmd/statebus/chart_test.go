@@ -234,6 +234,15 @@ func TestChartRunPingPongAcrossProcesses(t *testing.T) {
 	}
 }
 
+func TestChartRunFailingChart(t *testing.T) {
+	path := startBusProcess(t)
+	loop := writeChart(t, `{"id": "m", "initial": "a", "states": {"a": {"always": "b"}, "b": {"always": "a"}}}`)
+	out, errOut, code := runCLI(t, "chart", "run", loop, "--id", "looper", "--socket", path)
+	if code != 1 || !strings.Contains(errOut, "did not settle") || !strings.Contains(out, `"status":"error"`) {
+		t.Fatalf("failing chart: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
 func TestChartRunUnreachable(t *testing.T) {
 	_, errOut, code := runCLI(t, "chart", "run", pongChart, "--id", "pong", "--socket", filepath.Join(shortDir(t), "none.sock"), "--timeout", "1s")
 	if code != 3 || !strings.Contains(errOut, "is it running") {
