@@ -33,8 +33,9 @@ var (
 // must be safe for concurrent use and must not block.
 type Endpoint interface {
 	// Deliver queues a line pushing ev to machine m (an Event, or a Request
-	// carrying requestID). It returns ErrQueueFull or ErrClosed on failure.
-	Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64) error
+	// carrying requestID) for the endpoint from (nil for traffic from
+	// another host). It returns ErrQueueFull or ErrClosed on failure.
+	Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64, from Endpoint) error
 	// Complete queues the reply to one of this endpoint's requests: the
 	// target's answer a, or the failure fail (a is then nil). It is called
 	// exactly once per accepted request unless the requester was removed.
@@ -253,7 +254,7 @@ func (r *Router) Route(ep Endpoint, src, target []byte, ev *protocol.Event) (*Ma
 	if m == nil {
 		return nil, protocol.CodeNotConnected
 	}
-	return m, deliverCode(m.Owner.Deliver(protocol.KindEvent, ev, m, 0))
+	return m, deliverCode(m.Owner.Deliver(protocol.KindEvent, ev, m, 0, ep))
 }
 
 func deliverCode(err error) protocol.Code {
@@ -281,7 +282,7 @@ func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered
 		if m.Owner == ep {
 			continue
 		}
-		switch err := m.Owner.Deliver(protocol.KindEvent, ev, m, 0); {
+		switch err := m.Owner.Deliver(protocol.KindEvent, ev, m, 0, ep); {
 		case err == nil:
 			delivered++
 		case errors.Is(err, ErrQueueFull):
@@ -320,7 +321,7 @@ func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, re
 	p.timer = time.AfterFunc(timeout, func() { r.expire(id) })
 	r.mu.Unlock()
 
-	if code := deliverCode(m.Owner.Deliver(protocol.KindRequest, ev, m, p.ID)); code != protocol.CodeNone {
+	if code := deliverCode(m.Owner.Deliver(protocol.KindRequest, ev, m, p.ID, ep)); code != protocol.CodeNone {
 		r.mu.Lock()
 		_, still := r.pending[id]
 		if still {

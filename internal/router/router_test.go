@@ -22,7 +22,7 @@ type sink struct {
 
 func newSink() *sink { return &sink{done: make(chan struct{}, 16)} }
 
-func (s *sink) Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64) error {
+func (s *sink) Deliver(kind protocol.Kind, ev *protocol.Event, m *Machine, requestID uint64, _ Endpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -300,7 +300,7 @@ func BenchmarkRoute(b *testing.B) {
 
 type countSink struct{ n int }
 
-func (c *countSink) Deliver(protocol.Kind, *protocol.Event, *Machine, uint64) error {
+func (c *countSink) Deliver(protocol.Kind, *protocol.Event, *Machine, uint64, Endpoint) error {
 	c.n++
 	return nil
 }

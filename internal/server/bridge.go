@@ -64,7 +64,7 @@ type remoteEndpoint struct {
 	done func(answer []byte, errText string, code protocol.Code)
 }
 
-func (*remoteEndpoint) Deliver(protocol.Kind, *protocol.Event, *router.Machine, uint64) error {
+func (*remoteEndpoint) Deliver(protocol.Kind, *protocol.Event, *router.Machine, uint64, router.Endpoint) error {
 	return router.ErrClosed
 }
 

@@ -8,24 +8,35 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/statebus/statebus/internal/protocol"
 	"github.com/statebus/statebus/internal/router"
 )
 
-// spareCap bounds the write buffer a connection keeps once its writer goes
-// idle, so an idle connection does not hold on to a burst's worth of memory.
+// spareCap bounds the write buffer a connection keeps once its queue
+// drains, so an idle connection does not hold on to a burst's memory.
 const spareCap = 64 << 10
 
+// flushEarly is the queue size at which a delivery is written at once
+// instead of at the end of the sender's batch.
+const flushEarly = 64 << 10
+
 // conn is one client connection. Its reader goroutine (serve) decodes and
-// handles request lines in order; its writer goroutine (writeLoop) owns all
-// writes to the socket. Anyone may append to the outbound queue under mu.
+// handles request lines in order. Lines for a connection are appended to
+// its outbound queue under mu by whoever produces them; the producer then
+// flushes: the reader at the end of each batch of lines it read (for its
+// own replies and every target it delivered to), other goroutines at once.
+// A flush writes without blocking; only when the socket is full does a
+// writer goroutine take over, until the queue is empty. An idle
+// connection therefore has one goroutine, its reader.
 type conn struct {
 	srv *Server
 	id  uint64
 	nc  net.Conn
 	rd  *protocol.Reader
+	raw rawWriter // non-blocking writes; nil where unsupported
 
 	// Reader-goroutine state, reused for every line.
 	req    protocol.Request
@@ -34,6 +45,7 @@ type conn struct {
 	ans    protocol.Answer
 	srcBuf [protocol.MaxMachineIDBytes + 8]byte
 	tgtBuf [protocol.MaxMachineIDBytes + 8]byte
+	dirty  []*conn // connections delivered to in this batch, to flush at its end
 
 	peer   PeerInfo // from the OS, set before serve starts
 	authed bool     // presented the Token (reader goroutine only)
@@ -41,56 +53,70 @@ type conn struct {
 	refill int64    // unix nanos of the last refill
 
 	stats stats
-	// lastActive is the unix nanos of the last line read.
+	// lastActive is the unix nanos of the last batch read.
 	lastActive atomic.Int64
 
-	mu            sync.Mutex
-	room          sync.Cond // signalled when the writer takes the queue
-	out           []byte    // queued lines, not yet taken by the writer
-	spare         []byte    // the writer's previous buffer, for reuse
-	writerWaiting bool      // the writer is parked on wake
-	roomWaiting   bool      // the reader is parked on room
-	closing       bool      // the reader is done; flush and close
-	dead          bool      // the socket failed; nothing more is written
-	stopping      bool      // Shutdown asked the reader to stop
-	wake          chan struct{}
-	writerDone    chan struct{}
+	mu          sync.Mutex
+	room        sync.Cond // signalled when the queue is taken or flushing ends
+	out         []byte    // queued lines, not yet taken by a flush
+	spare       []byte    // the previous write buffer, for reuse
+	flushing    bool      // a flush or the writer goroutine owns the write side
+	roomWaiting bool      // the reader is parked on room
+	closing     bool      // the reader is done; nothing more is queued
+	dead        bool      // the socket failed; nothing more is written
+	stopping    bool      // Shutdown asked the reader to stop
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
-		srv:        s,
-		id:         s.nextConn.Add(1),
-		nc:         nc,
-		rd:         protocol.NewReader(nc, s.limits().MaxMessageBytes),
-		wake:       make(chan struct{}, 1),
-		writerDone: make(chan struct{}),
+		srv: s,
+		id:  s.nextConn.Add(1),
+		nc:  nc,
+		rd:  protocol.NewReader(nc, s.limits().MaxMessageBytes),
+		raw: newRawWriter(nc),
 	}
 	c.room.L = &c.mu
 	return c
 }
 
-// serve runs the connection: the reader loop here, the writer in its own
-// goroutine, then the teardown.
+// serve runs the connection: the reader loop, then the teardown.
 func (c *conn) serve() {
-	go c.writeLoop()
 	eof := c.readLoop()
+	c.flushBatch()
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
 		c.srv.log.Info("Removed writer for disconnected machine: "+id, "conn", c.id)
 	}
 	c.srv.released(released...)
-	c.mu.Lock()
-	c.closing = true
-	c.signalLocked()
-	c.mu.Unlock()
-	<-c.writerDone
+	c.finalFlush()
 	if eof {
 		c.nc.Close()
 	} else {
 		linger(c.nc)
 	}
 	c.srv.gone(c)
+}
+
+// finalFlush stops queuing, waits for any flush in progress and writes
+// what is left, blocking up to WriteTimeout.
+func (c *conn) finalFlush() {
+	c.mu.Lock()
+	c.closing = true
+	for c.flushing {
+		c.room.Wait()
+	}
+	buf, dead := c.out, c.dead
+	c.out = nil
+	c.mu.Unlock()
+	if dead || len(buf) == 0 {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
+	n, err := c.nc.Write(buf)
+	c.stats.bytesOut.Add(uint64(n))
+	if err != nil {
+		c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'})))
+	}
 }
 
 // lingerTime bounds how long a closing connection's unread input is
@@ -122,9 +148,9 @@ func linger(nc net.Conn) {
 func (c *conn) readLoop() (eof bool) {
 	for {
 		if !c.rd.HasLine() {
-			// About to block in Read: hand what this batch queued to the
-			// writer. Activity is recorded per batch, not per line.
-			c.kick()
+			// About to block in Read: write what this batch queued, ours
+			// and our targets'. Activity is recorded per batch.
+			c.flushBatch()
 			c.lastActive.Store(time.Now().UnixNano())
 		}
 		line, err := c.rd.ReadLine()
@@ -150,14 +176,20 @@ func (c *conn) readLoop() (eof bool) {
 // that does not read its replies stops being read. It reports false if the
 // connection is going away.
 func (c *conn) waitRoom() bool {
+	max := c.srv.limits().MaxQueueBytes
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.out) >= c.srv.limits().MaxQueueBytes && !c.dead && !c.stopping {
-		c.signalLocked()
-		c.roomWaiting = true
-		c.room.Wait()
+	if len(c.out) >= max {
+		c.mu.Unlock()
+		c.flushBatch()
+		c.mu.Lock()
+		for len(c.out) >= max && !c.dead && !c.stopping {
+			c.roomWaiting = true
+			c.room.Wait()
+		}
 	}
-	return !c.dead && !c.stopping
+	ok := !c.dead && !c.stopping
+	c.mu.Unlock()
+	return ok
 }
 
 // stopReading makes the reader return after the line in hand.
@@ -169,76 +201,136 @@ func (c *conn) stopReading() {
 	c.mu.Unlock()
 }
 
-// signalLocked wakes the writer if it is parked and there is work. c.mu
-// must be held.
-func (c *conn) signalLocked() {
-	if c.writerWaiting && (len(c.out) > 0 || c.closing) {
-		c.writerWaiting = false
-		c.wake <- struct{}{}
+// flushBatch writes this connection's queue and those of the connections
+// it delivered to since the last batch. Reader goroutine only.
+func (c *conn) flushBatch() {
+	c.flush()
+	for i, t := range c.dirty {
+		t.flush()
+		c.dirty[i] = nil
+	}
+	c.dirty = c.dirty[:0]
+}
+
+// markDirty notes that t has lines to flush at the end of c's batch.
+// Reader goroutine of c only.
+func (c *conn) markDirty(t *conn) {
+	if n := len(c.dirty); n == 0 || c.dirty[n-1] != t {
+		c.dirty = append(c.dirty, t)
 	}
 }
 
-// kick hands queued replies to the writer.
-func (c *conn) kick() {
-	c.mu.Lock()
-	c.signalLocked()
-	c.mu.Unlock()
+// wakeRoomLocked lets a reader waiting for room re-check. c.mu held.
+func (c *conn) wakeRoomLocked() {
+	if c.roomWaiting {
+		c.roomWaiting = false
+		c.room.Broadcast()
+	}
 }
 
-func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	for {
-		c.mu.Lock()
-		for len(c.out) == 0 && !c.closing && !c.dead {
-			if cap(c.spare) > spareCap {
-				// Going idle: do not keep a burst's buffer.
-				c.spare = nil
-			}
-			c.writerWaiting = true
-			c.mu.Unlock()
-			<-c.wake
-			c.mu.Lock()
-		}
-		if len(c.out) == 0 || c.dead {
-			c.mu.Unlock()
-			return
-		}
+// flush writes the queue without blocking, unless another flush or the
+// writer goroutine owns the write side (it will see the queue). When the
+// socket cannot take everything, a writer goroutine writes the rest and
+// whatever is queued meanwhile.
+func (c *conn) flush() {
+	c.mu.Lock()
+	if c.flushing || c.dead || len(c.out) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	for len(c.out) > 0 {
 		buf := c.out
 		c.out, c.spare = c.spare[:0], nil
-		if c.roomWaiting {
-			c.roomWaiting = false
-			c.room.Broadcast()
-		}
+		c.wakeRoomLocked()
 		c.mu.Unlock()
-
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
-		n, err := c.nc.Write(buf)
+		n, err := c.raw.write(buf)
 		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
-			c.mu.Lock()
-			c.dead = true
-			// Count what will never be written: lines queued for a peer
-			// that is gone (its socket buffer's content is lost uncounted).
-			c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}) + bytes.Count(c.out, []byte{'\n'})))
-			c.out = nil
-			c.room.Broadcast()
-			c.mu.Unlock()
-			if !errors.Is(err, net.ErrClosed) {
-				c.srv.log.Warn("Closing connection: write failed", "conn", c.id, "err", err)
-			}
-			c.nc.Close() // unblocks the reader
+			c.fail(err, buf[n:])
+			return
+		}
+		if n < len(buf) {
+			go c.writeLoop(buf, n)
 			return
 		}
 		c.mu.Lock()
 		c.spare = buf[:0]
-		c.mu.Unlock()
 	}
+	c.endFlushLocked()
+	c.mu.Unlock()
+}
+
+// endFlushLocked gives up the write side. c.mu held.
+func (c *conn) endFlushLocked() {
+	c.flushing = false
+	if cap(c.spare) > spareCap {
+		c.spare = nil
+	}
+	c.room.Broadcast()
+}
+
+// writeLoop writes buf[n:] with blocking writes (bounded by WriteTimeout,
+// so a client that stops reading is dropped), then whatever was queued
+// meanwhile, and exits when the queue is empty. It owns the write side.
+func (c *conn) writeLoop(buf []byte, n int) {
+	rest := buf[n:]
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
+		n, err := c.nc.Write(rest)
+		c.stats.bytesOut.Add(uint64(n))
+		if err != nil {
+			c.fail(err, rest[n:])
+			return
+		}
+		c.mu.Lock()
+		c.spare = buf[:0]
+		if len(c.out) == 0 || c.dead {
+			c.endFlushLocked()
+			c.mu.Unlock()
+			return
+		}
+		buf = c.out
+		c.out, c.spare = c.spare[:0], nil
+		c.wakeRoomLocked()
+		c.mu.Unlock()
+		rest = buf
+	}
+}
+
+// fail marks the connection dead after a write error: what was not
+// written is counted as dropped, and the socket is closed, which also
+// ends the reader.
+func (c *conn) fail(err error, unwritten []byte) {
+	c.mu.Lock()
+	if !c.dead {
+		c.dead = true
+		// Lines queued for a peer that is gone (what its socket buffer
+		// held is lost uncounted).
+		c.stats.dropped.Add(uint64(bytes.Count(unwritten, []byte{'\n'}) + bytes.Count(c.out, []byte{'\n'})))
+	}
+	c.out = nil
+	c.endFlushLocked()
+	c.mu.Unlock()
+	var ne net.Error
+	switch {
+	case errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
+		c.srv.log.Debug("Closing connection: peer gone", "conn", c.id, "err", err)
+	case errors.As(err, &ne) && ne.Timeout():
+		c.srv.log.Warn("Closing connection: client not reading (write timeout)", "conn", c.id)
+	default:
+		c.srv.log.Warn("Closing connection: write failed", "conn", c.id, "err", err)
+	}
+	c.nc.Close()
 }
 
 // Deliver implements router.Endpoint: it queues an event or request line
 // without blocking. A line that would push the queue past MaxQueueBytes is
 // refused, unless the queue is empty (so one large line always fits).
-func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine, requestID uint64) error {
+//
+// When from is a connection (the sender, on its reader goroutine), the
+// line is written at the end of the sender's batch; otherwise at once.
+func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine, requestID uint64, from router.Endpoint) error {
 	var now time.Time
 	if ev.Timestamp.IsZero() {
 		now = time.Now()
@@ -255,8 +347,13 @@ func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine
 		c.mu.Unlock()
 		return router.ErrQueueFull
 	}
-	c.signalLocked()
+	big := len(c.out) >= flushEarly
 	c.mu.Unlock()
+	if sender, ok := from.(*conn); ok && !big {
+		sender.markDirty(c)
+	} else {
+		c.flush()
+	}
 	return nil
 }
 
@@ -265,16 +362,13 @@ func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine
 // not reading and is disconnected rather than buffered without limit.
 func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dead {
+	if c.dead || c.closing {
+		c.mu.Unlock()
 		return
 	}
 	if len(c.out) > 2*c.srv.limits().MaxQueueBytes {
-		c.srv.log.Warn("Closing connection: not reading its replies", "conn", c.id)
-		c.dead = true
-		c.out = nil
-		c.room.Broadcast()
-		c.nc.Close()
+		c.mu.Unlock()
+		c.fail(errors.New("not reading its replies"), nil)
 		return
 	}
 	if fail != nil {
@@ -283,5 +377,6 @@ func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Er
 	} else {
 		c.out = protocol.AppendAnswer(c.out, p.ReplyID, p.ID, p.Target.Token, a)
 	}
-	c.signalLocked()
+	c.mu.Unlock()
+	c.flush()
 }

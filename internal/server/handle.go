@@ -350,8 +350,8 @@ func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code
 	from := protocol.AppendQuoted(nil, target)
 	return c.srv.bridge.Request(target, c.req.Payload, timeout, func(answer []byte, errText string, code protocol.Code) {
 		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.dead {
+		if c.dead || c.closing {
+			c.mu.Unlock()
 			return
 		}
 		switch {
@@ -363,6 +363,7 @@ func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code
 		default:
 			c.out = protocol.AppendErrorArg(c.out, replyID, code, codeText(code), []byte(target))
 		}
-		c.signalLocked()
+		c.mu.Unlock()
+		c.flush()
 	})
 }
