@@ -9,7 +9,7 @@ import (
 const DefaultMaxLine = 1 << 20
 
 const (
-	initialReadBuf = 4 << 10
+	initialReadBuf = 1 << 10
 	// shrinkAbove is the buffer size above which a drained buffer is
 	// dropped so that an idle connection does not keep a large one.
 	shrinkAbove = 64 << 10
