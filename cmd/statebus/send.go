@@ -2,129 +2,124 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/statebus/statebus/client"
 )
 
-func runSend(args []string, stdout, stderr io.Writer) int {
-	var b busFlags
-	fs := newFlagSet("send", "[--as ID] TARGET EVENT [JSON|-]",
-		"Sends EVENT with an optional JSON payload to machine TARGET and waits for the bus to\nacknowledge delivery to TARGET's connection. "+exitCodesHelp, stderr)
-	as := fs.String("as", "", "send as machine `ID` (default statebus-cli-PID)")
-	b.register(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+// eventCommand is what send, publish and request share: --as, the bus
+// flags, fixed positional arguments followed by an optional JSON payload.
+type eventCommand struct {
+	name    string
+	fs      *flag.FlagSet
+	bus     busFlags
+	as      *string
+	fixed   int // positional arguments before the payload
+	args    []string
+	payload json.RawMessage
+	source  string
+}
+
+func newEventCommand(name, usage, summary string, fixed int, stderr io.Writer) *eventCommand {
+	e := &eventCommand{name: name, fixed: fixed}
+	e.fs = newFlagSet(name, usage, summary+" "+exitCodesHelp, stderr)
+	e.as = e.fs.String("as", "", "act as machine `ID` (default statebus-cli-PID)")
+	e.bus.register(e.fs)
+	return e
+}
+
+// parse reads the flags and arguments; ok is false when the command
+// should exit with code.
+func (e *eventCommand) parse(args []string, stderr io.Writer) (code int, ok bool) {
+	if code, ok := parseFlags(e.fs, args); !ok {
+		return code, false
 	}
-	if fs.NArg() < 2 || fs.NArg() > 3 {
-		fs.Usage()
-		return exitUsage
+	if e.fs.NArg() < e.fixed || e.fs.NArg() > e.fixed+1 {
+		e.fs.Usage()
+		return exitUsage, false
 	}
-	payload, err := parsePayload(fs.Args()[2:], os.Stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "statebus send:", err)
-		return exitUsage
+	e.args = e.fs.Args()
+	var err error
+	if e.payload, err = parsePayload(e.args[e.fixed:], os.Stdin); err != nil {
+		fmt.Fprintf(stderr, "statebus %s: %v\n", e.name, err)
+		return exitUsage, false
 	}
-	src := *as
-	if src == "" {
-		src = defaultSender()
+	if e.source = *e.as; e.source == "" {
+		e.source = defaultSender()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	return 0, true
+}
+
+// run dials and calls do with the connection, mapping errors to exit codes.
+func (e *eventCommand) run(stderr io.Writer, do func(ctx context.Context, c *client.Conn) error) int {
+	ctx, cancel := context.WithTimeout(context.Background(), e.bus.timeout)
 	defer cancel()
-	c, err := b.dial(ctx)
+	c, err := e.bus.dial(ctx)
 	if err != nil {
-		return failure(stderr, "send", err)
+		return failure(stderr, e.name, err)
 	}
 	defer c.Close()
-	target, event := fs.Arg(0), fs.Arg(1)
-	if err := c.SendAs(ctx, src, target, event, payload); err != nil {
-		if b.json {
-			printJSON(stdout, map[string]any{"Delivered": false, "TargetMachineId": target, "Error": err.Error()})
-		}
-		return failure(stderr, "send", err)
-	}
-	if b.json {
-		printJSON(stdout, map[string]any{"Delivered": true, "TargetMachineId": target})
-	} else {
-		fmt.Fprintf(stdout, "delivered %s to %s\n", event, target)
+	if err := do(ctx, c); err != nil {
+		return failure(stderr, e.name, err)
 	}
 	return exitOK
+}
+
+func runSend(args []string, stdout, stderr io.Writer) int {
+	e := newEventCommand("send", "[--as ID] TARGET EVENT [JSON|-]",
+		"Sends EVENT with an optional JSON payload to machine TARGET and waits for the bus to\nacknowledge delivery to TARGET's connection.", 2, stderr)
+	if code, ok := e.parse(args, stderr); !ok {
+		return code
+	}
+	target, event := e.args[0], e.args[1]
+	return e.run(stderr, func(ctx context.Context, c *client.Conn) error {
+		err := c.SendAs(ctx, e.source, target, event, e.payload)
+		switch {
+		case err != nil && e.bus.json:
+			printJSON(stdout, map[string]any{"Delivered": false, "TargetMachineId": target, "Error": err.Error()})
+		case e.bus.json:
+			printJSON(stdout, map[string]any{"Delivered": true, "TargetMachineId": target})
+		case err == nil:
+			fmt.Fprintf(stdout, "delivered %s to %s\n", event, target)
+		}
+		return err
+	})
 }
 
 func runPublish(args []string, stdout, stderr io.Writer) int {
-	var b busFlags
-	fs := newFlagSet("publish", "[--as ID] EVENT [JSON|-]",
-		"Sends EVENT to every machine on the bus. "+exitCodesHelp, stderr)
-	as := fs.String("as", "", "publish as machine `ID` (default statebus-cli-PID)")
-	b.register(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	e := newEventCommand("publish", "[--as ID] EVENT [JSON|-]", "Sends EVENT to every machine on the bus.", 1, stderr)
+	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
-	if fs.NArg() < 1 || fs.NArg() > 2 {
-		fs.Usage()
-		return exitUsage
-	}
-	payload, err := parsePayload(fs.Args()[1:], os.Stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "statebus publish:", err)
-		return exitUsage
-	}
-	src := *as
-	if src == "" {
-		src = defaultSender()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
-	c, err := b.dial(ctx)
-	if err != nil {
-		return failure(stderr, "publish", err)
-	}
-	defer c.Close()
-	n, err := c.PublishAs(ctx, src, fs.Arg(0), payload)
-	if err != nil {
-		return failure(stderr, "publish", err)
-	}
-	if b.json {
-		printJSON(stdout, map[string]any{"Published": true, "EventName": fs.Arg(0), "Recipients": n})
-	} else {
-		fmt.Fprintf(stdout, "published %s to %d machine(s)\n", fs.Arg(0), n)
-	}
-	return exitOK
+	event := e.args[0]
+	return e.run(stderr, func(ctx context.Context, c *client.Conn) error {
+		n, err := c.PublishAs(ctx, e.source, event, e.payload)
+		switch {
+		case err != nil:
+		case e.bus.json:
+			printJSON(stdout, map[string]any{"Published": true, "EventName": event, "Recipients": n})
+		default:
+			fmt.Fprintf(stdout, "published %s to %d machine(s)\n", event, n)
+		}
+		return err
+	})
 }
 
 func runRequest(args []string, stdout, stderr io.Writer) int {
-	var b busFlags
-	fs := newFlagSet("request", "[--as ID] [--timeout D] TARGET EVENT [JSON|-]",
-		"Sends EVENT to machine TARGET as a request and prints the reply payload. "+exitCodesHelp, stderr)
-	as := fs.String("as", "", "request as machine `ID` (default statebus-cli-PID)")
-	b.register(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	e := newEventCommand("request", "[--as ID] [--timeout D] TARGET EVENT [JSON|-]",
+		"Sends EVENT to machine TARGET as a request and prints the reply payload.", 2, stderr)
+	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
-	if fs.NArg() < 2 || fs.NArg() > 3 {
-		fs.Usage()
-		return exitUsage
-	}
-	payload, err := parsePayload(fs.Args()[2:], os.Stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, "statebus request:", err)
-		return exitUsage
-	}
-	src := *as
-	if src == "" {
-		src = defaultSender()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
-	c, err := b.dial(ctx)
-	if err != nil {
-		return failure(stderr, "request", err)
-	}
-	defer c.Close()
-	out, err := c.RequestAs(ctx, src, fs.Arg(0), fs.Arg(1), payload)
-	if err != nil {
-		return failure(stderr, "request", err)
-	}
-	fmt.Fprintf(stdout, "%s\n", out)
-	return exitOK
+	return e.run(stderr, func(ctx context.Context, c *client.Conn) error {
+		out, err := c.RequestAs(ctx, e.source, e.args[0], e.args[1], e.payload)
+		if err == nil {
+			fmt.Fprintf(stdout, "%s\n", out)
+		}
+		return err
+	})
 }
