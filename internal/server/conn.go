@@ -203,13 +203,15 @@ func (c *conn) stopReading() {
 
 // flushBatch writes this connection's queue and those of the connections
 // it delivered to since the last batch. Reader goroutine only.
+// Targets go first: their events are what the other side waits for;
+// our acknowledgements can follow.
 func (c *conn) flushBatch() {
-	c.flush()
 	for i, t := range c.dirty {
 		t.flush()
 		c.dirty[i] = nil
 	}
 	c.dirty = c.dirty[:0]
+	c.flush()
 }
 
 // markDirty notes that t has lines to flush at the end of c's batch.
