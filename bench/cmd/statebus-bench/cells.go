@@ -153,6 +153,9 @@ func (r *runner) window(peer string, n int) int {
 	case "direct", "relay":
 		return 0 // the kernel's socket buffers block the sender
 	}
+	if r.sz.Window <= 0 {
+		return 0
+	}
 	return max(r.sz.Window/max(n, 1), 1)
 }
 

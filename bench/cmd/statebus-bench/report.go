@@ -87,13 +87,24 @@ func (r *report) summarize() {
 		}
 	}
 	r.computeRatios()
+	var busy, noisy []string
+	worst := 0.0
 	for _, s := range r.Summary {
 		if s.OtherCPU > 0.10 {
-			r.Notes = append(r.Notes, fmt.Sprintf("busy machine: other processes used up to %.0f%% of the CPUs during %s/%s", 100*s.OtherCPU, s.Workload, s.Peer))
+			busy = append(busy, fmt.Sprintf("%s/%s %.0f%%", s.Workload, s.Peer, 100*s.OtherCPU))
+			worst = max(worst, s.OtherCPU)
 		}
 		if s.Spread > 0.15 && r.Runs > 1 {
-			r.Notes = append(r.Notes, fmt.Sprintf("noisy: runs of %s/%s differ by %.0f%% of the median", s.Workload, s.Peer, 100*s.Spread))
+			noisy = append(noisy, fmt.Sprintf("%s/%s %.0f%%", s.Workload, s.Peer, 100*s.Spread))
 		}
+	}
+	if len(busy) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("busy machine: processes not started by the tool used over 10%% of the CPUs in %d of %d cells (worst %.0f%%): %s",
+			len(busy), len(r.Summary), 100*worst, strings.Join(busy, ", ")))
+	}
+	if len(noisy) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("noisy: the runs of %d cells differ by more than 15%% of their median ((max-min)/median): %s",
+			len(noisy), strings.Join(noisy, ", ")))
 	}
 	if r.StealFraction > 0.02 {
 		r.Notes = append(r.Notes, fmt.Sprintf("steal time %.1f%% of the CPUs", 100*r.StealFraction))
