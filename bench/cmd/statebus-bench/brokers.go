@@ -188,3 +188,22 @@ func redisPing(ctx context.Context, sock string) error {
 	}
 	return nil
 }
+
+// checkoutCommit names the commit the bus is built from, "+dirty" when
+// the bus's own sources have local changes.
+func checkoutCommit() string {
+	dir, err := mainModuleDir()
+	if err != nil {
+		return "?"
+	}
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "?"
+	}
+	c := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain", "--", "cmd", "internal", "client", "go.mod").Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		c += "+dirty"
+	}
+	return c
+}

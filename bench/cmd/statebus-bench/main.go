@@ -139,6 +139,7 @@ func benchMain(args []string) int {
 	}
 	rep := &report{
 		Command: "statebus-bench " + strings.Join(args, " "),
+		Commit:  checkoutCommit(),
 		Started: time.Now().UTC().Format(time.RFC3339),
 		CPUs:    runtime.NumCPU(), Runs: o.runs, Sizes: o.sz,
 		LoadBefore: loadAvg(), Workloads: o.workloads, Peers: o.peers,

@@ -12,6 +12,7 @@ import (
 // report is everything one invocation measured; it is the JSON file.
 type report struct {
 	Command       string   `json:"command"`
+	Commit        string   `json:"statebus_commit"` // of the checkout the bus was built from
 	Started       string   `json:"started"`
 	Seconds       float64  `json:"seconds"`
 	CPUs          int      `json:"cpus"`
@@ -251,8 +252,8 @@ func f(v float64, format string) string {
 }
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "\nstatebus-bench: %s\n%d CPUs, %d run(s), medians; load %s -> %s; machine busy %.0f%%, steal %.1f%%\n",
-		r.Command, r.CPUs, r.Runs, r.LoadBefore, r.LoadAfter, 100*r.BusyFraction, 100*r.StealFraction)
+	fmt.Fprintf(w, "\nstatebus-bench: %s\nstatebus %s; %d CPUs, %d run(s), medians; load %s -> %s; machine busy %.0f%%, steal %.1f%%\n",
+		r.Command, r.Commit, r.CPUs, r.Runs, r.LoadBefore, r.LoadAfter, 100*r.BusyFraction, 100*r.StealFraction)
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(w, "\n## %s\n", wl)
 		switch wl {
