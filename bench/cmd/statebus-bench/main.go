@@ -54,7 +54,7 @@ func parseFlags(args []string) (*options, error) {
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run")
 	peers := fs.String("peers", strings.Join(allPeers, ","), "peers to run")
 	runs := fs.Int("runs", 3, "runs of every cell; the table shows medians")
-	quick := fs.Bool("quick", false, "small sizes and one run: about a minute")
+	quick := fs.Bool("quick", false, "small sizes and one run: under a minute")
 	o := &options{}
 	fs.IntVar(&o.sz.RoundTrips, "roundtrips", 20000, "pingpong: timed round trips")
 	fs.IntVar(&o.sz.Warmup, "warmup", 2000, "pingpong: untimed round trips first")
