@@ -128,6 +128,7 @@ func TestBridgeOwnership(t *testing.T) {
 	// An id released and at once re-registered on the same host stays
 	// claimed (the delete of the old claim names its revision).
 	cb.Close()
+	waitFor(t, 5*time.Second, "beta to drop the closed connection", func() bool { return !b.srv.Hosts("shared") })
 	cb2 := b.dial("shared")
 	waitFor(t, 5*time.Second, "alpha to see beta own shared", func() bool { return a.sees("shared", "beta") })
 	if err := ca.Register(ctx, "shared"); !errors.Is(err, client.ErrIDTaken) {

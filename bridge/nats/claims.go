@@ -100,20 +100,43 @@ func (b *Bridge) claimKV(ctx context.Context, kv jetstream.KeyValue, id string) 
 	return protocol.CodeIDTaken, nil
 }
 
-// Released gives id up; the key is deleted in the background. It
-// implements server.Bridge and does not block.
+// Released gives id up. It implements server.Bridge. While the link is
+// up it deletes the key at once (one NATS round trip, at most
+// releaseTimeout), so that another host may claim the id as soon as the
+// Unregister is answered; otherwise, or if that fails, the key is deleted
+// in the background.
 func (b *Bridge) Released(id string) {
 	b.mu.Lock()
 	delete(b.conflicts, id)
 	c, ok := b.owned[id]
-	if ok {
-		delete(b.owned, id)
-		b.released = append(b.released, c)
-	}
+	delete(b.owned, id)
+	kv, up := b.kv, b.up
 	b.mu.Unlock()
-	if ok {
-		b.wake()
+	if !ok {
+		return
 	}
+	if up && kv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+		err := kv.Delete(ctx, token(c.id), jetstream.LastRevision(c.rev))
+		cancel()
+		if err == nil || !isTransient(err) {
+			return
+		}
+	}
+	b.mu.Lock()
+	b.released = append(b.released, c)
+	b.mu.Unlock()
+	b.wake()
+}
+
+// releaseTimeout bounds the delete in Released.
+const releaseTimeout = time.Second
+
+// isTransient reports whether a KV error may go away on retry (rather
+// than say "the key changed meanwhile").
+func isTransient(err error) bool {
+	var jsErr jetstream.JetStreamError
+	return !errors.As(err, &jsErr) || jsErr.APIError() == nil
 }
 
 // deleteReleased deletes the keys of released ids. Each delete names the
@@ -130,7 +153,7 @@ func (b *Bridge) deleteReleased(ctx context.Context) {
 	b.mu.Unlock()
 	for i, c := range list {
 		err := kv.Delete(ctx, token(c.id), jetstream.LastRevision(c.rev))
-		if err != nil && ctx.Err() != nil {
+		if err != nil && isTransient(err) {
 			b.mu.Lock()
 			b.released = append(b.released, list[i:]...)
 			b.mu.Unlock()
@@ -173,7 +196,10 @@ func (b *Bridge) reconcile(ctx context.Context) {
 		}
 	}
 	for id := range local {
-		if o, ok := b.dir[id]; b.owned[id].rev == 0 || !ok || o.host != b.cfg.HostName {
+		c, mine := b.owned[id]
+		o, listed := b.dir[id]
+		lost := !listed || o.host != b.cfg.HostName
+		if !mine || lost && now.Sub(c.at) > claimGrace {
 			missing = append(missing, id)
 		}
 	}
@@ -185,6 +211,18 @@ func (b *Bridge) reconcile(ctx context.Context) {
 		code, err := b.claimKV(ctx, kv, id)
 		if err != nil {
 			return
+		}
+		if code == protocol.CodeNone && !b.srv.Hosts(id) {
+			// Released while we claimed it: Released may have missed the
+			// new revision, so give it up here.
+			b.mu.Lock()
+			c, ok := b.owned[id]
+			delete(b.owned, id)
+			b.mu.Unlock()
+			if ok {
+				kv.Delete(ctx, token(id), jetstream.LastRevision(c.rev))
+			}
+			continue
 		}
 		if code == protocol.CodeIDTaken && b.srv.Hosts(id) {
 			b.mu.Lock()

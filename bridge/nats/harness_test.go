@@ -33,7 +33,12 @@ const (
 	testBound = testDeadAfter + testHeartbeat + 2*time.Second
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+var quiet = func() *slog.Logger {
+	if os.Getenv("BRIDGE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+}()
 
 // natsServer is an in-process nats-server with JetStream.
 type natsServer struct {
@@ -157,12 +162,14 @@ func (h *host) kill() {
 	<-h.served
 }
 
-// dial connects a client registering ids.
+// dial connects a client registering ids. It reconnects (the default):
+// with WithReconnect(false) a Conn whose bus goes away deadlocks in
+// Close (supervise waits for itself) and leaks two goroutines.
 func (h *host) dial(ids ...string) *client.Conn {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, h.path, client.WithMachines(ids...), client.WithLogger(quiet), client.WithReconnect(false))
+	c, err := client.Dial(ctx, h.path, client.WithMachines(ids...), client.WithLogger(quiet))
 	if err != nil {
 		h.t.Fatalf("dial %s: %v", h.name, err)
 	}
