@@ -12,6 +12,7 @@
 // numbers may be written as strings, and // and /* */ comments and
 // trailing commas are allowed. Unknown keys under MessageBus are reported
 // as warnings, not errors, so a file written for a newer version loads.
+// The optional "Bridge" section links buses on several hosts over NATS.
 package config
 
 import (
@@ -50,6 +51,10 @@ type Config struct {
 	AllowedUsers               []string // AllowedUsers: [] (anyone the socket mode lets in); names or uids
 	AllowedGroups              []string // AllowedGroups: [] ; names or gids
 
+	// Bridge links this bus to other hosts' buses over NATS; the
+	// "Bridge" section, off by default.
+	Bridge Bridge
+
 	// LogLevels maps log categories to level names (Logging.LogLevel).
 	// "Default" applies where no longer category prefix matches.
 	LogLevels map[string]string
@@ -72,6 +77,7 @@ func Default() Config {
 		IdleAlertMinutes:           5,
 		ConnectionAlertPercent:     80,
 		LogLevels:                  map[string]string{"Default": "Information"},
+		Bridge:                     defaultBridge(),
 	}
 }
 
@@ -115,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ConnectionAlertPercent > 100 {
 		return fmt.Errorf("config: MessageBus.ConnectionAlertPercent is %d; it must be at most 100", c.ConnectionAlertPercent)
+	}
+	if err := c.Bridge.validate(); err != nil {
+		return err
 	}
 	for cat, lvl := range c.LogLevels {
 		if _, ok := LogLevels[strings.ToLower(lvl)]; !ok {
@@ -189,6 +198,12 @@ func (c *Config) Apply(data []byte) (warnings []string, err error) {
 			}
 		case strings.EqualFold(key, "Logging"):
 			if err := c.applyLogging(raw); err != nil {
+				return warnings, err
+			}
+		case strings.EqualFold(key, "Bridge"):
+			w, err := c.applyBridge(raw)
+			warnings = append(warnings, w...)
+			if err != nil {
 				return warnings, err
 			}
 		}

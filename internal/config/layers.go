@@ -12,7 +12,7 @@ import (
 // earlier ones, as in .NET's Host.CreateApplicationBuilder: the defaults,
 // File (appsettings.json), the environment's file next to it
 // (appsettings.{Environment}.json, optional), then environment variables
-// (MessageBus__MaxConnections, Logging__LogLevel__Default). Command-line
+// (MessageBus__MaxConnections, Bridge__Nats__Url, Logging__LogLevel__Default). Command-line
 // flags are applied by the caller on top.
 type Sources struct {
 	File        string   // base file; "" for none (then no environment file either)
@@ -83,7 +83,8 @@ func (s Sources) describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// applyEnviron overlays MessageBus__* and Logging__LogLevel__* variables.
+// applyEnviron overlays MessageBus__*, Bridge__*, Bridge__Nats__* and
+// Logging__LogLevel__* variables.
 func (c *Config) applyEnviron(environ []string) ([]string, error) {
 	var warnings []string
 	for _, kv := range environ {
@@ -99,6 +100,10 @@ func (c *Config) applyEnviron(environ []string) ([]string, error) {
 		switch {
 		case strings.EqualFold(path[0], "MessageBus") && len(path) == 2:
 			doc = map[string]any{"MessageBus": map[string]any{path[1]: val}}
+		case strings.EqualFold(path[0], "Bridge") && len(path) == 2:
+			doc = map[string]any{"Bridge": map[string]any{path[1]: val}}
+		case strings.EqualFold(path[0], "Bridge") && len(path) == 3 && strings.EqualFold(path[1], "Nats"):
+			doc = map[string]any{"Bridge": map[string]any{"Nats": map[string]any{path[2]: val}}}
 		case strings.EqualFold(path[0], "Logging") && len(path) == 3 && strings.EqualFold(path[1], "LogLevel"):
 			doc = map[string]any{"Logging": map[string]any{"LogLevel": map[string]any{path[2]: val}}}
 		default:

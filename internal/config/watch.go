@@ -103,5 +103,5 @@ func RestartRequired(old, new Config) []string {
 	if old.HTTPAddress != new.HTTPAddress {
 		keys = append(keys, "MessageBus.HttpAddress")
 	}
-	return keys
+	return append(keys, bridgeRestartRequired(old.Bridge, new.Bridge)...)
 }
