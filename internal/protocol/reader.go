@@ -9,10 +9,12 @@ import (
 const DefaultMaxLine = 1 << 20
 
 const (
+	// initialReadBuf is the buffer an idle connection keeps.
 	initialReadBuf = 1 << 10
-	// shrinkAbove is the buffer size above which a drained buffer is
-	// dropped so that an idle connection does not keep a large one.
-	shrinkAbove = 64 << 10
+	// streamReadBuf is what a buffer grows to while reads keep filling
+	// it, so a streaming client's lines come in large batches (one read
+	// and one flush per batch).
+	streamReadBuf = 64 << 10
 )
 
 // Reader reads newline-delimited lines from a stream with a hard bound on
@@ -30,6 +32,7 @@ type Reader struct {
 	bomChecked bool
 	err        error
 	total      int64 // bytes read from the stream
+	filled     bool  // the last read filled all the room it was given
 }
 
 // NewReader returns a Reader over r for lines of at most max bytes
@@ -98,9 +101,11 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 		r.start, r.scan, r.end = 0, 0, 0
 		return nil, r.err
 	}
-	if r.start == r.end && len(r.buf) > shrinkAbove {
+	if r.start == r.end && (!r.filled && len(r.buf) > initialReadBuf || len(r.buf) > streamReadBuf) {
+		// Drained after a read that did not fill the buffer: the burst is
+		// over, so do not keep a large buffer. line aliases the old buffer,
+		// which stays alive through it.
 		r.buf, r.start, r.scan, r.end = nil, 0, 0, 0
-		// line aliases the old buffer, which stays alive through it.
 	}
 	return line, nil
 }
@@ -112,7 +117,9 @@ func (r *Reader) fill() {
 		r.scan -= r.start
 		r.start, r.end = 0, n
 	}
-	if r.end == len(r.buf) {
+	// Grow when a line does not fit, or while reads keep filling the
+	// buffer (a stream: read bigger batches).
+	if r.end == len(r.buf) || r.filled && len(r.buf) < streamReadBuf {
 		size := 2 * len(r.buf)
 		if size < initialReadBuf {
 			size = initialReadBuf
@@ -124,7 +131,9 @@ func (r *Reader) fill() {
 		copy(nb, r.buf[:r.end])
 		r.buf = nb
 	}
+	room := len(r.buf) - r.end
 	n, err := r.r.Read(r.buf[r.end:])
+	r.filled = n == room
 	r.end += n
 	r.total += int64(n)
 	if err != nil {

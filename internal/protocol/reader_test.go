@@ -253,7 +253,7 @@ func TestReadLineShrinks(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			lines = append(lines, line)
-			if r.Buffered() == 0 && len(r.buf) > shrinkAbove {
+			if r.Buffered() == 0 && len(r.buf) > streamReadBuf {
 				t.Fatalf("%s: drained buffer of %d bytes kept", name, len(r.buf))
 			}
 		}
@@ -262,7 +262,7 @@ func TestReadLineShrinks(t *testing.T) {
 		}
 		// The big line stays intact after the buffer was dropped (it aliases
 		// the old buffer, which is no longer reused).
-		if len(r.buf) > shrinkAbove {
+		if len(r.buf) > streamReadBuf {
 			t.Fatalf("%s: buffer still %d bytes at EOF", name, len(r.buf))
 		}
 		if string(lines[1]) != big {
