@@ -17,7 +17,7 @@ import (
 
 // spareCap bounds the write buffer a connection keeps once its queue
 // drains, so an idle connection does not hold on to a burst's memory.
-const spareCap = 64 << 10
+const spareCap = 256 << 10
 
 // flushEarly is the queue size at which a delivery is written at once
 // instead of at the end of the sender's batch.
