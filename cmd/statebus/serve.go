@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	natsbridge "github.com/statebus/statebus/bridge/nats"
 	"github.com/statebus/statebus/internal/config"
 	"github.com/statebus/statebus/internal/logging"
 	"github.com/statebus/statebus/internal/metrics"
@@ -180,6 +181,11 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 	if err != nil {
 		return err
 	}
+	br, err := startBridge(ctx, cfg, srv, logging.For(root, logging.CategoryServer))
+	if err != nil {
+		return err
+	}
+	defer stopBridge(br, log)
 	ln, err := transport.Listen(path, transport.Options{Mode: os.FileMode(cfg.SocketMode), Group: gid})
 	if err != nil {
 		if errors.Is(err, transport.ErrInUse) {
@@ -237,6 +243,53 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 	}
 	log.Info("InterProcess Message Bus Service stopped")
 	return runErr
+}
+
+// startBridge links the bus to other hosts over NATS when Bridge.Nats.Url
+// is set; it returns nil otherwise. An unreachable NATS is not an error
+// (the bridge keeps trying); a bad configuration is.
+func startBridge(ctx context.Context, cfg config.Config, srv *server.Server, log *slog.Logger) (*natsbridge.Bridge, error) {
+	bc := cfg.Bridge
+	if !bc.Enabled() {
+		return nil, nil
+	}
+	host, err := bc.ResolvedHostName()
+	if err != nil {
+		return nil, err
+	}
+	br, err := natsbridge.New(srv, natsbridge.Config{
+		URL: bc.Nats.URL, HostName: host,
+		CredsFile: bc.Nats.CredsFile, NKeyFile: bc.Nats.NKeyFile,
+		User: bc.Nats.User, Password: bc.Nats.Password, Token: bc.Nats.Token,
+		TLSCA: bc.Nats.TLSCA, TLSCert: bc.Nats.TLSCert, TLSKey: bc.Nats.TLSKey,
+		Prefix: bc.Nats.Prefix, Replicas: bc.Nats.Replicas,
+		Heartbeat: time.Duration(bc.HeartbeatSeconds) * time.Second,
+		DeadAfter: time.Duration(bc.DeadAfterSeconds) * time.Second,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv.SetBridge(br)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := br.Start(sctx); err != nil {
+		return nil, err
+	}
+	log.Info("Bridge to other hosts started", "host", host, "nats", bc.Nats.URL)
+	return br, nil
+}
+
+// stopBridge leaves the NATS network after the bus has shut down.
+func stopBridge(br *natsbridge.Bridge, log *slog.Logger) {
+	if br == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := br.Stop(ctx); err != nil {
+		log.Warn("Bridge stop", "err", err)
+	}
 }
 
 // applyReload applies a reloaded configuration (flags still win) and
