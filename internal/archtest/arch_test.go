@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"internal/archtest":  {},
 	"statechart":         {},
 	"chartbus":           {"client", "statechart", "internal/protocol"},
+	"bridge/nats":        {"internal/server", "internal/protocol"},
 }
 
 func TestImportGraph(t *testing.T) {
