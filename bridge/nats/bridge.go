@@ -124,12 +124,11 @@ type Bridge struct {
 	self  string // subject of this host's inbound traffic
 	inbox string // prefix of subjects answers to our requests come to
 
-	nc    *natsio.Conn
-	kick  chan struct{} // wakes the worker: resync or releases due
-	quit  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-	start sync.Once
+	nc   *natsio.Conn
+	kick chan struct{} // wakes the worker: resync or releases due
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
 
 	mu        sync.Mutex
 	kv        jetstream.KeyValue // nil until the bucket is open

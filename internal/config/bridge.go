@@ -93,12 +93,12 @@ func (c *Config) applyBridge(raw json.RawMessage) ([]string, error) {
 		case ints[lk] != nil:
 			n, err := intValue(v)
 			if err != nil {
-				return warnings, fmt.Errorf("Bridge.%s: %w", key, err)
+				return warnings, fmt.Errorf("Bridge.%s: %w", key, err) //lint:ignore ST1005 starts with the key
 			}
 			*ints[lk] = n
 		case strs[lk] != nil:
 			if err := json.Unmarshal(v, strs[lk]); err != nil {
-				return warnings, fmt.Errorf("Bridge.%s must be a string", key)
+				return warnings, fmt.Errorf("Bridge.%s must be a string", key) //lint:ignore ST1005 starts with the key
 			}
 		case lk == "nats":
 			w, err := b.Nats.apply(v)
