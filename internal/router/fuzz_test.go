@@ -1,7 +1,6 @@
 package router
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -119,7 +118,7 @@ func FuzzRouter(f *testing.F) {
 				}
 			}
 			if n > want {
-				t.Fatal(fmt.Sprintf("endpoint %d: %d completions for %d requests", i, n, want))
+				t.Fatalf("endpoint %d: %d completions for %d requests", i, n, want)
 			}
 		}
 	})
