@@ -24,10 +24,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// Test timing: heartbeats every 50ms, dead after 250ms.
+// Test timing: heartbeats every 50ms, dead after 400ms.
 const (
 	testHeartbeat = 50 * time.Millisecond
-	testDeadAfter = 250 * time.Millisecond
+	testDeadAfter = 400 * time.Millisecond
 	// testBound is the documented bound for a dead host's machines to
 	// vanish (DeadAfter + Heartbeat), with slack for a loaded CI machine.
 	testBound = testDeadAfter + testHeartbeat + 2*time.Second
