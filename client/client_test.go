@@ -605,3 +605,25 @@ func TestToken(t *testing.T) {
 		t.Fatalf("%+v %v", list, err) // this test bus has no Peer function
 	}
 }
+
+func TestWithoutReconnectTheConnClosesWhenTheBusGoes(t *testing.T) {
+	b := startBus(t, server.Config{})
+	states := make(chan client.State, 8)
+	c, err := client.Dial(ctxT(t), b.path, client.WithMachines("a"), client.WithReconnect(false), client.WithLogger(quiet),
+		client.WithStateHandler(func(s client.State, err error) { states <- s }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.stop()
+	waitFor(t, func() bool { return c.State() == client.StateClosed })
+	if _, err := c.Ping(ctxT(t)); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("ping after the bus left: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { c.Close(); c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hung")
+	}
+}

@@ -188,7 +188,18 @@ func (c *Conn) supervise(s *session) {
 		}
 		c.setState(StateDisconnected, s.err)
 		if !c.o.reconnect {
-			c.Close()
+			// Close without waiting for ourselves (we are in c.wg).
+			c.mu.Lock()
+			already := c.closed
+			if !already {
+				c.closed = true
+				close(c.done)
+			}
+			c.mu.Unlock()
+			if !already {
+				c.recv.close()
+				c.setState(StateClosed, s.err)
+			}
 			return
 		}
 		c.log().Warn("statebus client: disconnected from the bus; reconnecting", "path", c.path, "err", s.err)
@@ -324,6 +335,7 @@ func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
+		c.wg.Wait() // closed by the supervisor, or a concurrent Close
 		return nil
 	}
 	c.closed = true

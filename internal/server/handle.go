@@ -197,6 +197,9 @@ func (c *conn) bind(subscribe bool) {
 	var m *router.Machine
 	if code == protocol.CodeNone {
 		m, code = c.srv.router.Bind(c, id, c.reg.MachineID, info)
+		if code == protocol.CodeTooManyMachines {
+			c.srv.released(string(id)) // give back the claim the bridge granted
+		}
 	}
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
