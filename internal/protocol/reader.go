@@ -10,7 +10,7 @@ const DefaultMaxLine = 1 << 20
 
 const (
 	// initialReadBuf is the buffer an idle connection keeps.
-	initialReadBuf = 1 << 10
+	initialReadBuf = 512
 	// streamReadBuf is what a buffer grows to while reads keep filling
 	// it, so a streaming client's lines come in large batches (one read
 	// and one flush per batch).

@@ -39,13 +39,11 @@ type conn struct {
 	raw rawWriter // non-blocking writes; nil where unsupported
 
 	// Reader-goroutine state, reused for every line.
-	req    protocol.Request
-	ev     protocol.Event
-	reg    protocol.Registration
-	ans    protocol.Answer
-	srcBuf [protocol.MaxMachineIDBytes + 8]byte
-	tgtBuf [protocol.MaxMachineIDBytes + 8]byte
-	dirty  []*conn // connections delivered to in this batch, to flush at its end
+	req   protocol.Request
+	ev    protocol.Event
+	reg   protocol.Registration
+	ans   protocol.Answer
+	dirty []*conn // connections delivered to in this batch, to flush at its end
 
 	peer   PeerInfo // from the OS, set before serve starts
 	authed bool     // presented the Token (reader goroutine only)

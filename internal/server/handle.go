@@ -35,7 +35,8 @@ func (c *conn) handle(line []byte) {
 		return
 	case cfg.MaxEventsPerSecond > 0 && (t == protocol.TypeSendEvent || t == protocol.TypePublish || t == protocol.TypeRequest) && !c.allow(cfg.MaxEventsPerSecond):
 		c.stats.fail(protocol.CodeRateLimited)
-		c.replyErrorArg(protocol.CodeRateLimited, protocol.TextRateLimited, strconv.AppendInt(c.srcBuf[:0], int64(cfg.MaxEventsPerSecond), 10))
+		var num [24]byte
+		c.replyErrorArg(protocol.CodeRateLimited, protocol.TextRateLimited, strconv.AppendInt(num[:0], int64(cfg.MaxEventsPerSecond), 10))
 		return
 	}
 	switch c.req.Type {
@@ -131,8 +132,8 @@ func (c *conn) sendEvent() {
 		c.replyDecodeError(err)
 		return
 	}
-	src := c.ev.Source.Value(c.srcBuf[:0])
-	tgt := c.ev.Target.Value(c.tgtBuf[:0])
+	src := c.ev.Source.Value(nil)
+	tgt := c.ev.Target.Value(nil)
 	var t0 time.Time
 	sample := c.stats.routed.Load()&63 == 0
 	if sample {
@@ -183,7 +184,7 @@ func (c *conn) bind(subscribe bool) {
 	if tok := c.srv.limits().Token; tok != "" && !c.authed && !c.checkToken(c.reg.Token, tok) {
 		return
 	}
-	id := c.reg.MachineID.Value(c.tgtBuf[:0])
+	id := c.reg.MachineID.Value(nil)
 	info := router.Info{
 		ProcessName: string(c.reg.ProcessName.Value(nil)),
 		ProcessID:   c.reg.ProcessID,
@@ -227,7 +228,7 @@ func (c *conn) unbind() {
 		c.replyDecodeError(err)
 		return
 	}
-	id := c.reg.MachineID.Value(c.tgtBuf[:0])
+	id := c.reg.MachineID.Value(nil)
 	owned := c.srv.router.OwnedBy(id, c)
 	if code := c.srv.router.Unbind(c, id); code != protocol.CodeNone {
 		c.stats.fail(code)
@@ -246,7 +247,7 @@ func (c *conn) publish() {
 		c.replyDecodeError(err)
 		return
 	}
-	src := c.ev.Source.Value(c.srcBuf[:0])
+	src := c.ev.Source.Value(nil)
 	n, failed, code := c.srv.router.Publish(c, src, &c.ev)
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
@@ -275,8 +276,8 @@ func (c *conn) request() {
 		c.replyDecodeError(err)
 		return
 	}
-	src := c.ev.Source.Value(c.srcBuf[:0])
-	tgt := c.ev.Target.Value(c.tgtBuf[:0])
+	src := c.ev.Source.Value(nil)
+	tgt := c.ev.Target.Value(nil)
 	timeout := c.srv.limits().RequestTimeout
 	if c.ev.TimeoutMs > 0 {
 		timeout = time.Duration(c.ev.TimeoutMs) * time.Millisecond
@@ -306,11 +307,13 @@ func (c *conn) reply() {
 	}
 	if code := c.srv.router.Answer(c, &c.ans); code != protocol.CodeNone {
 		c.stats.fail(code)
-		c.replyErrorArg(code, protocol.TextUnknownRequest, strconv.AppendUint(c.srcBuf[:0], c.ans.RequestID, 10))
+		var num [24]byte
+		c.replyErrorArg(code, protocol.TextUnknownRequest, strconv.AppendUint(num[:0], c.ans.RequestID, 10))
 		return
 	}
 	c.stats.replies.Add(1)
-	data := strconv.AppendUint(append(c.srcBuf[:0], `{"Delivered":true,"RequestId":`...), c.ans.RequestID, 10)
+	var buf [64]byte
+	data := strconv.AppendUint(append(buf[:0], `{"Delivered":true,"RequestId":`...), c.ans.RequestID, 10)
 	c.replyData(append(data, '}'))
 }
 
