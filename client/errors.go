@@ -27,6 +27,9 @@ var (
 	ErrIDTaken = errors.New("statebus: machine id owned by another connection")
 	// ErrRemote: the target answered a Request with an error.
 	ErrRemote = errors.New("statebus: target replied with an error")
+	// ErrBridgeDown: the target is not on this host and the bus's link to
+	// other hosts is down.
+	ErrBridgeDown = errors.New("statebus: bridge to other hosts is down")
 	// ErrRejected: the bus refused the request for another reason (bad
 	// input, limits); the *Error says which.
 	ErrRejected = errors.New("statebus: request rejected")
@@ -58,6 +61,8 @@ func (e *Error) Unwrap() error {
 		return ErrIDTaken
 	case protocol.CodeRemote:
 		return ErrRemote
+	case protocol.CodeBridgeDown:
+		return ErrBridgeDown
 	default:
 		return ErrRejected
 	}

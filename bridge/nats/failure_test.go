@@ -105,11 +105,11 @@ func TestBridgeNATSRestart(t *testing.T) {
 	}
 	recv(t, evLocal, "local")
 	start := time.Now()
-	if err := ca.Send(ctx, "b1", "DURING", nil); !errors.Is(err, client.ErrTimeout) {
-		t.Fatalf("remote send while NATS is down: %v, want ErrTimeout", err)
+	if err := ca.Send(ctx, "b1", "DURING", nil); !errors.Is(err, client.ErrBridgeDown) {
+		t.Fatalf("remote send while NATS is down: %v, want ErrBridgeDown", err)
 	}
-	if _, err := ca.Request(ctx, "b1", "DURING", nil); !errors.Is(err, client.ErrTimeout) {
-		t.Fatalf("remote request while NATS is down: %v, want ErrTimeout", err)
+	if _, err := ca.Request(ctx, "b1", "DURING", nil); !errors.Is(err, client.ErrBridgeDown) {
+		t.Fatalf("remote request while NATS is down: %v, want ErrBridgeDown", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("failing remote calls took %v; they should fail at once", d)

@@ -12,9 +12,8 @@ import (
 	"github.com/statebus/statebus/internal/protocol"
 )
 
-// codeDown is what Send and Request report while the link is down. A
-// dedicated code (bridge_down) would be clearer; see docs/scale-out.md.
-const codeDown = protocol.CodeTimeout
+// codeDown is what Send and Request report while the link is down.
+const codeDown = protocol.CodeBridgeDown
 
 // lookup finds the live host that owns target. It asks the bucket when
 // the directory has not heard of target yet (a claim made an instant ago

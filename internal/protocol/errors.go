@@ -26,6 +26,7 @@ const (
 	CodeRemote                  // remote_error: the target answered a Request with an error
 	CodeUnauthorized            // unauthorized: the connection is not allowed to do this (fatal at accept)
 	CodeRateLimited             // rate_limited: the connection sends events faster than allowed
+	CodeBridgeDown              // bridge_down: the target may be on another host, but the link to them is down
 )
 
 var codeNames = [...]string{
@@ -48,6 +49,7 @@ var codeNames = [...]string{
 	CodeRemote:             "remote_error",
 	CodeUnauthorized:       "unauthorized",
 	CodeRateLimited:        "rate_limited",
+	CodeBridgeDown:         "bridge_down",
 }
 
 // String returns the code's wire name.
@@ -105,6 +107,7 @@ const (
 	TextUnknownRequest = "Unknown or expired request: "
 	TextUnauthorized   = "Unauthorized: Register with a valid Token first"
 	TextRateLimited    = "Rate limit exceeded: events per second on this connection: "
+	TextBridgeDown     = "Bridge to other hosts is down; cannot reach: "
 )
 
 // Errors returned by decoders; compare with errors.Is.

@@ -118,6 +118,8 @@ func codeText(code protocol.Code) string {
 		return "Too many machine ids on this connection; cannot add: "
 	case protocol.CodeTimeout:
 		return protocol.TextTimeout
+	case protocol.CodeBridgeDown:
+		return protocol.TextBridgeDown
 	case protocol.CodeTargetGone:
 		return protocol.TextTargetGone
 	case protocol.CodeTooManyRequests:
