@@ -54,6 +54,9 @@ var (
 	descReplies      = desc("replies_total", "Replies matched to a pending request.")
 	descRefused      = desc("connections_refused_total", "Connections refused at MaxConnections.")
 	descFailures     = desc("failures_total", "Failed request lines by error code.", "code")
+	descBridgeUp     = desc("bridge_up", "1 when the bridge to other hosts is connected, 0 when down (absent without a bridge).")
+	descBridgeHosts  = desc("bridge_hosts", "Other hosts seen through the bridge.")
+	descRemote       = desc("remote_machines", "Machines on other hosts, through the bridge.")
 	descDropped      = desc("dropped_lines_total", "Queued lines (events, replies) never written because the peer went away.")
 	descGoroutines   = desc("goroutines", "Goroutines in the bus process.")
 	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
@@ -65,7 +68,7 @@ type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
-		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped} {
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped, descBridgeUp, descBridgeHosts, descRemote} {
 		ch <- d
 	}
 }
@@ -98,6 +101,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReplies, s.Replies)
 	counter(descRefused, s.Rejected)
 	counter(descDropped, s.LinesDropped)
+	if b := s.Bridge; b != nil {
+		up := 0.0
+		if b.Connected {
+			up = 1
+		}
+		gauge(descBridgeUp, up)
+		gauge(descBridgeHosts, float64(b.Hosts))
+		gauge(descRemote, float64(b.RemoteMachines))
+	}
 	gauge(descGoroutines, float64(s.Process.Goroutines))
 	gauge(descOpenFiles, float64(s.Process.OpenFiles))
 	gauge(descResident, float64(s.Process.ResidentBytes))

@@ -35,7 +35,15 @@ type Snapshot struct {
 	QueuedBytes        int // bytes waiting in outbound queues
 	RoutingLatency     HistogramSnapshot
 	Process            ProcessStats
+	Bridge             *BridgeStats // nil without a bridge to other hosts
 	Counters
+}
+
+// BridgeStats is the state of the link to other hosts.
+type BridgeStats struct {
+	Connected      bool
+	Hosts          int
+	RemoteMachines int
 }
 
 // Uptime is Now - StartedAt.

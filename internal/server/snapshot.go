@@ -30,6 +30,10 @@ func (s *Server) Snapshot() metrics.Snapshot {
 	s.mu.Unlock()
 	snap.RegisteredMachines = s.router.Count()
 	snap.PendingRequests = s.router.PendingCount()
+	if s.bridge != nil {
+		st := s.bridge.Status()
+		snap.Bridge = &metrics.BridgeStats{Connected: st.Connected, Hosts: st.Hosts, RemoteMachines: len(s.bridge.Machines())}
+	}
 	return snap
 }
 
