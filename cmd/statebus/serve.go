@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -92,6 +93,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "statebus serve:", err)
 		return exitFailed
+	}
+	if path := os.Getenv("STATEBUS_CPUPROFILE"); path != "" {
+		// For profiling the bus under a real load (docs/performance.md).
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	ctx, stop := signalContext()
 	defer stop()
