@@ -1,7 +1,5 @@
 package protocol
 
-import "encoding/binary"
-
 // MaxDepth is the deepest nesting of arrays and objects the scanner accepts.
 // Deeper input is rejected as invalid JSON; the scanner is iterative, so the
 // limit bounds work and memory, not the goroutine stack.
@@ -29,14 +27,10 @@ func skipString(b []byte, i int) (end int, escaped, ok bool) {
 	}
 	i++
 	for i < len(b) {
-		// Skip eight plain bytes at a time: none a quote, a backslash or a
-		// control character. A false alarm just falls to the byte loop.
-		for i+8 <= len(b) {
-			v := binary.LittleEndian.Uint64(b[i:])
-			if hasZeroByte(v^(ones*'"'))|hasZeroByte(v^(ones*'\\'))|((v-ones*0x20)&^v&highs) != 0 {
-				break
-			}
-			i += 8
+		// Plain bytes (not a quote, a backslash or a control character)
+		// are by far the most common: skip them with one table lookup each.
+		for i < len(b) && !strSpecial[b[i]] {
+			i++
 		}
 		if i >= len(b) {
 			break
@@ -70,13 +64,14 @@ func skipString(b []byte, i int) (end int, escaped, ok bool) {
 	return i, escaped, false
 }
 
-const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
-)
-
-// hasZeroByte is non-zero when some byte of v is zero.
-func hasZeroByte(v uint64) uint64 { return (v - ones) &^ v & highs }
+// strSpecial marks the bytes that end a run of plain string content.
+var strSpecial = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
@@ -339,32 +334,20 @@ func (it *objectIter) rest() []byte { return it.b[it.i:] }
 // is reports whether the current key equals name, ignoring ASCII case as
 // encoding/json does.
 func (it *objectIter) is(name string) bool {
-	k := it.key[1 : len(it.key)-1]
 	if it.keyEsc {
-		// Rare: a key written with escapes, such as "Typ\u0065".
-		var buf [64]byte
-		k, _ = appendUnquoted(buf[:0], it.key)
+		return it.isEscaped(name)
 	}
+	k := it.key[1 : len(it.key)-1]
 	if len(k) != len(name) {
 		return false
 	}
-	if string(k) == name {
-		return true
-	}
-	for j := 0; j < len(k); j++ {
-		a, b := k[j], name[j]
-		if a == b {
-			continue
-		}
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
+	return string(k) == name || equalFold(k, name)
+}
+
+// isEscaped is is for a key written with escapes, such as "Typ\u0065"
+// (rare; kept apart so the common path needs no scratch buffer).
+func (it *objectIter) isEscaped(name string) bool {
+	var buf [64]byte
+	k, _ := appendUnquoted(buf[:0], it.key)
+	return len(k) == len(name) && equalFold(k, name)
 }
