@@ -220,6 +220,52 @@ func (c *Conn) RequestAs(ctx context.Context, source, target, event string, payl
 	}
 }
 
+// RequestAsync sends a request like RequestAs without waiting: done is
+// called exactly once, with the reply payload or the error (the bus
+// enforces timeout, 0 meaning its default of 30s; ErrDisconnected or
+// ErrClosed if the connection goes first). done runs on the Conn's reader
+// goroutine and must not block. Requests are queued in call order with
+// the connection's other sends. A non-nil return means the request was not
+// sent and done will not be called.
+func (c *Conn) RequestAsync(source, target, event string, payload any, timeout time.Duration, done func(json.RawMessage, error)) error {
+	raw, err := encodePayload(payload)
+	if err != nil {
+		return err
+	}
+	s, err := c.current(context.Background())
+	if err != nil {
+		return err
+	}
+	p := &pendingRequest{sess: s, cb: func(r result) {
+		if r.err != nil {
+			done(nil, r.err)
+			return
+		}
+		var answer struct{ Payload json.RawMessage }
+		if err := json.Unmarshal(r.data, &answer); err != nil {
+			done(nil, fmt.Errorf("statebus: unexpected Request reply %s: %w", r.data, err))
+			return
+		}
+		done(answer.Payload, nil)
+	}}
+	c.mu.Lock()
+	c.nextReq++
+	id := c.nextReq
+	c.requests[id] = p
+	c.mu.Unlock()
+	timeoutMs := timeout.Milliseconds()
+	err = s.enqueue(nil, func(b []byte) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypeRequest, id, source, target, event, raw, time.Now(), timeoutMs)
+	})
+	if err != nil {
+		c.mu.Lock()
+		delete(c.requests, id)
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
 // reply answers the Request ev with v, or with herr's text.
 func (c *Conn) reply(ev *Event, v any, herr error) {
 	var raw []byte

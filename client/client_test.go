@@ -627,3 +627,41 @@ func TestWithoutReconnectTheConnClosesWhenTheBusGoes(t *testing.T) {
 		t.Fatal("Close hung")
 	}
 }
+
+func TestRequestAsync(t *testing.T) {
+	b := startBus(t, server.Config{})
+	a, srv := dial(t, b, "asker"), dial(t, b, "answerer")
+	srv.OnRequest("ECHO", func(ctx context.Context, ev client.Event) (any, error) { return ev.Payload, nil })
+	results := make(chan string, 10)
+	for i := range 5 {
+		err := a.RequestAsync("asker", "answerer", "ECHO", i, 0, func(out json.RawMessage, err error) {
+			results <- fmt.Sprintf("%s %v", out, err)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.RequestAsync("asker", "nobody", "ECHO", nil, 0, func(out json.RawMessage, err error) {
+		if !errors.Is(err, client.ErrNotConnected) {
+			results <- fmt.Sprint("wrong error: ", err)
+			return
+		}
+		results <- "not connected"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for range 6 {
+		select {
+		case r := <-results:
+			got[r] = true
+		case <-time.After(10 * time.Second):
+			t.Fatal("missing completions")
+		}
+	}
+	for _, want := range []string{"0 <nil>", "1 <nil>", "2 <nil>", "3 <nil>", "4 <nil>", "not connected"} {
+		if !got[want] {
+			t.Fatalf("completions %v lack %q", got, want)
+		}
+	}
+}

@@ -44,8 +44,17 @@ type Conn struct {
 var pid = os.Getpid()
 
 type pendingRequest struct {
-	ch   chan result
+	ch   chan result  // RequestAs waits on it; nil for RequestAsync
+	cb   func(result) // RequestAsync's completion
 	sess *session
+}
+
+func (p *pendingRequest) deliver(r result) {
+	if p.cb != nil {
+		p.cb(r)
+		return
+	}
+	p.ch <- r
 }
 
 // Resolve returns the socket path (or Windows pipe path) for addr: a path
@@ -308,7 +317,7 @@ func (c *Conn) completeRequest(id uint64, r result) bool {
 	if p == nil {
 		return false
 	}
-	p.ch <- r
+	p.deliver(r)
 	return true
 }
 
@@ -324,7 +333,7 @@ func (c *Conn) failRequests(s *session, err error) {
 	}
 	c.mu.Unlock()
 	for _, p := range failed {
-		p.ch <- result{err: err}
+		p.deliver(result{err: err})
 	}
 }
 
