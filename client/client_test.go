@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -664,4 +665,26 @@ func TestRequestAsync(t *testing.T) {
 			t.Fatalf("completions %v lack %q", got, want)
 		}
 	}
+}
+
+func TestSendBufferBoundsAFastSender(t *testing.T) {
+	b := startBus(t, server.Config{})
+	sink := dial(t, b, "sink")
+	var got atomic.Int32
+	sink.OnEvent("*", func(client.Event) { got.Add(1) })
+	fast, err := client.Dial(ctxT(t), b.path, client.WithMachines("fast"), client.WithLogger(quiet), client.WithSendBuffer(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	payload := strings.Repeat("p", 500)
+	for range 2000 { // 1 MB through an 8 KiB send buffer
+		if err := fast.SendAsync("sink", "E", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fast.Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return got.Load()+int32(fast.Stats().AsyncErrors) == 2000 })
 }

@@ -23,6 +23,7 @@ type options struct {
 	logger        *slog.Logger
 	dispatchQueue int
 	token         string
+	sendBuffer    int
 }
 
 func defaultOptions() options {
@@ -33,6 +34,7 @@ func defaultOptions() options {
 		backoffMax:    5 * time.Second,
 		processName:   filepath.Base(os.Args[0]),
 		dispatchQueue: 65536,
+		sendBuffer:    4 << 20,
 	}
 }
 
@@ -100,6 +102,20 @@ func WithLogger(l *slog.Logger) Option {
 // catch up (acknowledgements wait too). Default 65536.
 func WithDispatchQueue(n int) Option {
 	return func(o *options) { o.dispatchQueue = n }
+}
+
+// WithSendBuffer bounds the bytes queued for the bus and not yet written.
+// Beyond it, sends (SendAsync included) wait for the connection to drain,
+// so a fast sender cannot grow its memory without limit. Default 4 MiB.
+// A handler that sends while the dispatch queue (WithDispatchQueue) is
+// also full waits on the bus, which waits for this client to read: keep
+// handlers that send under sustained overload rare, or raise both bounds.
+func WithSendBuffer(bytes int) Option {
+	return func(o *options) {
+		if bytes > 0 {
+			o.sendBuffer = bytes
+		}
+	}
 }
 
 // WithToken sends the bus's shared token with every Register, for a bus

@@ -36,6 +36,7 @@ type session struct {
 	fifo          []pendingCall
 	head          int
 	writerWaiting bool
+	room          sync.Cond // signalled when the writer takes the buffer
 	dead          bool
 	err           error // why it died
 	wake          chan struct{}
@@ -44,13 +45,15 @@ type session struct {
 }
 
 func newSession(c *Conn, nc net.Conn) *session {
-	return &session{
+	s := &session{
 		c:          c,
 		nc:         nc,
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	s.room.L = &s.mu
+	return s
 }
 
 func (s *session) start() {
@@ -62,8 +65,19 @@ func (s *session) start() {
 // enqueue appends one request line built by build and, unless pc is nil,
 // its FIFO entry, atomically so that order matches. It fails if the
 // session is dead.
+//
+// While more than the send buffer's bound is waiting to be written, it
+// blocks until the writer takes it: a sender cannot outrun the bus by
+// more than that.
 func (s *session) enqueue(pc *pendingCall, build func([]byte) []byte) error {
 	s.mu.Lock()
+	for len(s.out) >= s.c.o.sendBuffer && !s.dead {
+		if s.writerWaiting {
+			s.writerWaiting = false
+			s.wake <- struct{}{}
+		}
+		s.room.Wait()
+	}
 	if s.dead {
 		err := s.err
 		s.mu.Unlock()
@@ -116,6 +130,7 @@ func (s *session) fail(err error) {
 		s.writerWaiting = false
 		s.wake <- struct{}{}
 	}
+	s.room.Broadcast()
 	s.mu.Unlock()
 	s.nc.Close()
 	for _, pc := range fifo {
@@ -144,6 +159,7 @@ func (s *session) writeLoop() {
 		}
 		buf := s.out
 		s.out, s.spare = s.spare[:0], nil
+		s.room.Broadcast()
 		s.mu.Unlock()
 		s.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if _, err := s.nc.Write(buf); err != nil {
