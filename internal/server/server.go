@@ -1,7 +1,7 @@
 // Package server is the statebus daemon core: an accept loop over any
 // net.Listener, one reader goroutine per connection (plus a writer only while
-// its socket is full), bounded
-// outbound queues and the limits that keep one client from hurting another.
+// its socket is full), bounded outbound queues and the limits that keep one
+// client from hurting another.
 // It speaks wire protocol v1 (package protocol) and routes through package
 // router.
 //
