@@ -225,13 +225,13 @@ func (b *Bridge) reconcile(ctx context.Context) {
 			continue
 		}
 		if code == protocol.CodeIDTaken && b.srv.Hosts(id) {
+			// Another host claimed it while we were cut off: its claim
+			// stands (first create wins); ours goes.
 			b.mu.Lock()
 			host := b.dir[id].host
-			first := b.conflicts[id] == ""
-			b.conflicts[id] = host
 			b.mu.Unlock()
-			if first {
-				b.log.Error("Machine id is bound here and owned by another host; remote senders reach the other one", "id", id, "other", host)
+			if b.srv.Evict(id, "owned by host "+host) {
+				b.log.Error("Machine id was bound here and on another host after a partition; evicted here", "id", id, "other", host)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,34 @@ func TestBridgeNATSRestart(t *testing.T) {
 	// Ownership holds again: beta cannot take alpha's ids.
 	if err := cb.Register(ctx, "a1"); !errors.Is(err, client.ErrIDTaken) {
 		t.Fatalf("beta registering a1 after the restart: %v, want ErrIDTaken", err)
+	}
+}
+
+// Registered on two hosts while they were cut off, an id ends up on one:
+// the first claim in the bucket stands and the other host evicts its
+// binding, telling the owner with a MachineEvicted event.
+func TestBridgePartitionEvictsTheLaterClaim(t *testing.T) {
+	n := startNATS(t)
+	a, b := startHost(t, n, "alpha"), startHost(t, n, "beta")
+	meshed(t, a, b)
+	ctx := ctxFor(t, 60*time.Second)
+	n.stop()
+	waitFor(t, 5*time.Second, "both to notice the link is down", func() bool {
+		return !a.br.Status().Connected && !b.br.Status().Connected
+	})
+	ca, cb := a.dial("dup"), b.dial("dup") // both succeed: the link is down
+	eva, evb := ca.Events(ctx, 4), cb.Events(ctx, 4)
+	n.start()
+	meshed(t, a, b)
+	waitFor(t, 20*time.Second, "exactly one host to keep dup", func() bool {
+		return a.srv.Hosts("dup") != b.srv.Hosts("dup")
+	})
+	loser := evb
+	if b.srv.Hosts("dup") {
+		loser = eva
+	}
+	ev := recv(t, loser, "loser")
+	if ev.Source != "$bus" || ev.Name != "MachineEvicted" || !strings.Contains(string(ev.Payload), `"MachineId":"dup"`) {
+		t.Fatalf("evicted owner got %+v", ev)
 	}
 }

@@ -178,6 +178,35 @@ func (r *Router) failPendingTo(m *Machine) {
 	}
 }
 
+// Evict releases id whoever owns it, for an id that another host turned
+// out to own: requests waiting on it fail with CodeTargetGone. It returns
+// the machine that was bound, or nil.
+func (r *Router) Evict(id []byte) *Machine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.machines[string(id)]
+	if m == nil {
+		return nil
+	}
+	delete(r.machines, m.ID)
+	r.failPendingTo(m)
+	list := r.owned[m.Owner]
+	for i, x := range list {
+		if x == m {
+			list[i] = list[len(list)-1]
+			list[len(list)-1] = nil
+			list = list[:len(list)-1]
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(r.owned, m.Owner)
+	} else {
+		r.owned[m.Owner] = list
+	}
+	return m
+}
+
 // Remove forgets ep: every id it owned is released, its own pending
 // requests are dropped, and requests waiting on it fail at once with
 // CodeTargetGone. It returns the ids released.

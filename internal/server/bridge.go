@@ -148,3 +148,33 @@ func (s *Server) released(ids ...string) {
 		s.bridge.Released(id)
 	}
 }
+
+// EventEvicted is the event a connection receives when one of its machine
+// ids was released because another host owns it (after a partition of the
+// bridge). Its source is BusMachineID; its payload {"MachineId","Reason"}.
+const EventEvicted = "MachineEvicted"
+
+// BusMachineID is the source of events the bus itself sends.
+const BusMachineID = "$bus"
+
+// Evict releases a machine id bound on this host because another host
+// owns it: requests waiting on it fail with target_disconnected, and the
+// connection that owned it gets a MachineEvicted event from "$bus" so it
+// can react (register another id, or exit). It reports whether the id was
+// bound. The bridge's claim is not touched: it belongs to the other host.
+func (s *Server) Evict(id, reason string) bool {
+	m := s.router.Evict([]byte(id))
+	if m == nil {
+		return false
+	}
+	s.log.Warn("Machine evicted: "+id, "reason", reason)
+	payload := append([]byte(`{"MachineId":`), protocol.AppendQuoted(nil, id)...)
+	payload = append(append(append(payload, `,"Reason":`...), protocol.AppendQuoted(nil, reason)...), '}')
+	ev := protocol.Event{
+		Source:  protocol.AppendQuoted(nil, BusMachineID),
+		Name:    protocol.AppendQuoted(nil, EventEvicted),
+		Payload: payload,
+	}
+	m.Owner.Deliver(protocol.KindEvent, &ev, m, 0, nil)
+	return true
+}
