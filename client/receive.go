@@ -58,6 +58,17 @@ func decodeEvent(data []byte, kind protocol.Kind) (*Event, bool) {
 	return ev, true
 }
 
+// Events the bus itself sends, from the machine id BusMachineID.
+const (
+	// BusMachineID is the source of events the bus sends itself.
+	BusMachineID = "$bus"
+	// EventEvicted tells a connection that one of its machine ids (the
+	// event's Target) was released because another host owns it (after
+	// a partition of the bridge between hosts). Payload:
+	// {"MachineId","Reason"}. The Conn stops registering the id.
+	EventEvicted = "MachineEvicted"
+)
+
 // Handler receives events. Handlers run one at a time, in arrival order,
 // on the Conn's dispatch goroutine, never on its reader: a slow handler
 // delays other handlers but not replies to calls.
@@ -173,6 +184,11 @@ func (r *receiver) dispatch(ev *Event) {
 	if ev.requestID != 0 {
 		r.serveRequest(ev)
 		return
+	}
+	if ev.Source == BusMachineID && ev.Name == EventEvicted {
+		// Another host owns the id now: do not register it again on a
+		// reconnect. Handlers still see the event.
+		r.c.removeMachine(ev.Target)
 	}
 	r.mu.Lock()
 	for e := range r.expects {

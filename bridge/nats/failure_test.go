@@ -152,12 +152,14 @@ func TestBridgePartitionEvictsTheLaterClaim(t *testing.T) {
 	waitFor(t, 20*time.Second, "exactly one host to keep dup", func() bool {
 		return a.srv.Hosts("dup") != b.srv.Hosts("dup")
 	})
-	loser := evb
+	loser, loserConn := evb, cb
 	if b.srv.Hosts("dup") {
-		loser = eva
+		loser, loserConn = eva, ca
 	}
 	ev := recv(t, loser, "loser")
-	if ev.Source != "$bus" || ev.Name != "MachineEvicted" || !strings.Contains(string(ev.Payload), `"MachineId":"dup"`) {
+	if ev.Source != client.BusMachineID || ev.Name != client.EventEvicted || !strings.Contains(string(ev.Payload), `"MachineId":"dup"`) {
 		t.Fatalf("evicted owner got %+v", ev)
 	}
+	// The client no longer registers the id on a reconnect.
+	waitFor(t, 5*time.Second, "the client to drop dup", func() bool { return len(loserConn.Machines()) == 0 })
 }
