@@ -15,7 +15,7 @@
 // hosted machine becomes an event whose answer is the payload of the
 // machine's "reply" action, or its snapshot when it does not reply; a
 // machine's "request" action to an id not hosted here is a
-// Conn.RequestAs whose answer comes back as an event.
+// Conn.RequestAsync whose answer comes back as an event.
 package chartbus
 
 import (
@@ -39,10 +39,7 @@ type Host struct {
 	mu      sync.Mutex
 	members map[string]*client.Member
 	closed  bool
-	reqs    sync.WaitGroup // outgoing Requests in flight
 	unreq   func()
-	ctx     context.Context // ends at Close; bounds outgoing Requests
-	cancel  context.CancelFunc
 }
 
 // New returns a Host on conn. It answers every bus Request that reaches
@@ -52,7 +49,6 @@ type Host struct {
 // is replaced by the bus.
 func New(conn *client.Conn, opts ...statechart.SystemOption) *Host {
 	h := &Host{conn: conn, members: map[string]*client.Member{}}
-	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.sys = statechart.NewSystem(append(opts, statechart.WithTransport(busTransport{h}))...)
 	h.unreq = conn.OnRequest("*", h.serveRequest)
 	return h
@@ -129,8 +125,6 @@ func (h *Host) Close(ctx context.Context) error {
 		err = errors.Join(err, h.Stop(ctx, id))
 	}
 	h.unreq()
-	h.cancel()
-	h.reqs.Wait()
 	return err
 }
 
@@ -183,18 +177,12 @@ func (t busTransport) Send(from, to string, ev statechart.Event) error {
 	return t.h.conn.SendAsyncAs(from, to, ev.Name, payload(ev.Data))
 }
 
+// Request is queued on the connection in order with the machine's other
+// sends (RequestAsync); the answer arrives on the connection's reader and
+// goes to the machine's mailbox. The bus enforces the timeout (its default
+// without one); closing the connection fails it.
 func (t busTransport) Request(from, to string, ev statechart.Event, timeout time.Duration, answer func(json.RawMessage, error)) {
-	h := t.h
-	h.reqs.Add(1)
-	go func() {
-		defer h.reqs.Done()
-		ctx := h.ctx
-		if timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, timeout)
-			defer cancel()
-		}
-		data, err := h.conn.RequestAs(ctx, from, to, ev.Name, payload(ev.Data))
-		answer(data, err)
-	}()
+	if err := t.h.conn.RequestAsync(from, to, ev.Name, payload(ev.Data), timeout, answer); err != nil {
+		go answer(nil, err) // not while the System is handing out effects
+	}
 }
