@@ -29,6 +29,9 @@ func skipString(b []byte, i int) (end int, escaped, ok bool) {
 	for i < len(b) {
 		// Plain bytes (not a quote, a backslash or a control character)
 		// are by far the most common: skip them with one table lookup each.
+		for i+4 <= len(b) && !strSpecial[b[i]] && !strSpecial[b[i+1]] && !strSpecial[b[i+2]] && !strSpecial[b[i+3]] {
+			i += 4
+		}
 		for i < len(b) && !strSpecial[b[i]] {
 			i++
 		}
@@ -147,10 +150,10 @@ func skipValue(b []byte, i int) (int, bool) {
 				return i, false
 			}
 			isObj := c == '{'
-			if isObj {
-				stack[depth/64] |= 1 << (depth % 64)
+			if d := uint(depth); isObj {
+				stack[d>>6] |= 1 << (d & 63)
 			} else {
-				stack[depth/64] &^= 1 << (depth % 64)
+				stack[d>>6] &^= 1 << (d & 63)
 			}
 			depth++
 			i = skipWS(b, i+1)
@@ -195,7 +198,8 @@ func skipValue(b []byte, i int) (int, bool) {
 			if i >= len(b) {
 				return i, false
 			}
-			isObj := stack[(depth-1)/64]&(1<<((depth-1)%64)) != 0
+			d := uint(depth - 1)
+			isObj := stack[d>>6]&(1<<(d&63)) != 0
 			if b[i] == ',' {
 				i = skipWS(b, i+1)
 				if isObj {
