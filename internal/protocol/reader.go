@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"os"
 )
 
 // DefaultMaxLine is the default bound on one line, terminator excluded.
@@ -33,6 +35,7 @@ type Reader struct {
 	err        error
 	total      int64 // bytes read from the stream
 	filled     bool  // the last read filled all the room it was given
+	timeout    error // a read deadline passed; returned once
 }
 
 // NewReader returns a Reader over r for lines of at most max bytes
@@ -42,6 +45,14 @@ func NewReader(r io.Reader, max int) *Reader {
 		max = DefaultMaxLine
 	}
 	return &Reader{r: r, max: max}
+}
+
+// Release drops the buffer when nothing is buffered, so an idle reader
+// holds no memory; the next read allocates a small one again.
+func (r *Reader) Release() {
+	if r.start == r.end {
+		r.buf, r.start, r.scan, r.end = nil, 0, 0, 0
+	}
 }
 
 // Total reports how many bytes have been read from the stream.
@@ -65,6 +76,11 @@ func (r *Reader) ReadLine() ([]byte, error) {
 			return r.finish(line)
 		}
 		r.scan = r.end
+		if r.timeout != nil {
+			err := r.timeout
+			r.timeout = nil
+			return nil, err
+		}
 		if r.err != nil {
 			if r.start < r.end {
 				line := r.buf[r.start:r.end]
@@ -136,7 +152,11 @@ func (r *Reader) fill() {
 	r.filled = n == room
 	r.end += n
 	r.total += int64(n)
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		r.timeout = err // not sticky: the caller may read again
+	default:
 		r.err = err
 	}
 }

@@ -45,6 +45,9 @@ type conn struct {
 	ans   protocol.Answer
 	dirty []*conn // connections delivered to in this batch, to flush at its end
 
+	watched  bool // the parker's epoll knows the socket (reader or parker only)
+	deadline bool // an idle read deadline is set (reader goroutine only)
+
 	peer   PeerInfo // from the OS, set before serve starts
 	authed bool     // presented the Token (reader goroutine only)
 	tokens float64  // rate limit bucket (reader goroutine only)
@@ -77,9 +80,19 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-// serve runs the connection: the reader loop, then the teardown.
+// parkAfter is how long a connection may stay silent before its reader
+// goroutine hands it to the parker (Linux) and exits.
+const parkAfter = 250 * time.Millisecond
+
+// serve runs the connection: the reader loop, then the teardown. When the
+// loop parks the connection, serve returns at once and runs again, on a
+// new goroutine, when input arrives.
 func (c *conn) serve() {
-	eof := c.readLoop()
+	eof, parked := c.readLoop()
+	if parked {
+		return
+	}
+	c.srv.parker.forget(c)
 	c.flushBatch()
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
@@ -142,16 +155,40 @@ func linger(nc net.Conn) {
 }
 
 // readLoop handles lines until the connection ends. It reports whether
-// the peer closed it (EOF); otherwise the peer may still be sending.
-func (c *conn) readLoop() (eof bool) {
+// the peer closed it (EOF); otherwise the peer may still be sending. It
+// reports parked when the connection went idle and was handed to the
+// parker: the caller must then do nothing more.
+func (c *conn) readLoop() (eof, parked bool) {
 	for {
 		if !c.rd.HasLine() {
 			// About to block in Read: write what this batch queued, ours
 			// and our targets'. Activity is recorded per batch.
 			c.flushBatch()
 			c.lastActive.Store(time.Now().UnixNano())
+			switch {
+			case c.srv.parker == nil:
+			case c.rd.Buffered() == 0:
+				c.setIdleDeadline(time.Now().Add(parkAfter))
+				c.deadline = true
+			case c.deadline:
+				// A partial line waits for the rest: no idle deadline.
+				c.setIdleDeadline(time.Time{})
+				c.deadline = false
+			}
 		}
 		line, err := c.rd.ReadLine()
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.srv.parker != nil && !c.isStopping() {
+			// Silent for parkAfter: park unless a partial line waits.
+			c.deadline = false
+			if c.rd.Buffered() == 0 {
+				c.rd.Release()
+				if c.srv.parker.park(c) {
+					return false, true
+				}
+			}
+			c.setIdleDeadline(time.Time{})
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, protocol.ErrLineTooLong) {
 				c.req = protocol.Request{} // no Id: the line was never decoded
@@ -161,10 +198,10 @@ func (c *conn) readLoop() (eof bool) {
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				c.srv.log.Debug("read failed", "conn", c.id, "err", err)
 			}
-			return errors.Is(err, io.EOF)
+			return errors.Is(err, io.EOF), false
 		}
 		if !c.waitRoom() {
-			return false
+			return false, false
 		}
 		c.handle(line)
 	}
@@ -190,13 +227,32 @@ func (c *conn) waitRoom() bool {
 	return ok
 }
 
-// stopReading makes the reader return after the line in hand.
+// stopReading makes the reader return after the line in hand; a parked
+// connection is resumed to do so.
 func (c *conn) stopReading() {
-	c.nc.SetReadDeadline(time.Now())
 	c.mu.Lock()
 	c.stopping = true
+	c.nc.SetReadDeadline(time.Now())
 	c.room.Broadcast()
 	c.mu.Unlock()
+	c.srv.parker.unpark(c)
+}
+
+// setIdleDeadline sets the reader's idle deadline unless Shutdown has
+// asked it to stop (whose deadline must stand). Under mu, so the two
+// cannot interleave.
+func (c *conn) setIdleDeadline(t time.Time) {
+	c.mu.Lock()
+	if !c.stopping {
+		c.nc.SetReadDeadline(t)
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) isStopping() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopping
 }
 
 // flushBatch writes this connection's queue and those of the connections

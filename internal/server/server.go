@@ -140,7 +140,8 @@ type Server struct {
 	log    *slog.Logger
 	debug  atomic.Bool // debug logging enabled; cached off the hot path
 	router *router.Router
-	bridge Bridge // nil without one; set before Serve
+	bridge Bridge  // nil without one; set before Serve
+	parker *parker // nil where idle connections keep their goroutine
 
 	startedAt time.Time
 	active    atomic.Int64 // live connections
@@ -179,6 +180,7 @@ func New(cfg Config) (*Server, error) {
 	s.cfg.Store(&cfg)
 	s.debug.Store(cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
 	s.lastSeen.Store(s.startedAt.UnixNano())
+	s.parker = newParker(s)
 	return s, nil
 }
 
@@ -350,6 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	finished := make(chan struct{})
 	go func() {
 		s.wg.Wait()
+		s.parker.stop()
 		close(finished)
 	}()
 	select {
