@@ -30,11 +30,12 @@ type parker struct {
 	release      *time.Timer // pending hand-back, nil if none
 }
 
-// A hand-back happens releaseDelay after releaseBatch connections parked
-// (so a burst has settled), at most once per releaseEvery.
+// A hand-back happens once releaseBatch connections have parked and no
+// other one parked for releaseDelay (the burst has settled), at most once
+// per releaseEvery.
 const (
 	releaseEvery = 10 * time.Second
-	releaseDelay = time.Second
+	releaseDelay = 100 * time.Millisecond
 	releaseBatch = 1000
 )
 
@@ -75,7 +76,10 @@ func (p *parker) park(c *conn) bool {
 	}
 	p.parked[c.id] = c
 	p.sinceRelease++
-	if p.release == nil && p.sinceRelease >= releaseBatch && time.Since(p.lastRelease) > releaseEvery {
+	switch {
+	case p.release != nil:
+		p.release.Reset(releaseDelay) // still bursting: wait for quiet
+	case p.sinceRelease >= releaseBatch && time.Since(p.lastRelease) > releaseEvery:
 		p.release = time.AfterFunc(releaseDelay, p.releaseMemory)
 	}
 	p.mu.Unlock()
