@@ -57,6 +57,24 @@ func (b *busFlags) dial(ctx context.Context, ids ...string) (*client.Conn, error
 		client.WithDialTimeout(b.timeout), client.WithToken(b.token))
 }
 
+// run dials the bus, calls do with the connection under the --timeout
+// context and maps an error to an exit code; do returns the code on
+// success (exitFailed for an unhealthy bus, say).
+func (b *busFlags) run(name string, stderr io.Writer, do func(ctx context.Context, c *client.Conn) (int, error)) int {
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	c, err := b.dial(ctx)
+	if err != nil {
+		return failure(stderr, name, err)
+	}
+	defer c.Close()
+	code, err := do(ctx, c)
+	if err != nil {
+		return failure(stderr, name, err)
+	}
+	return code
+}
+
 // newFlagSet returns a flag set whose --help prints usage and summary.
 func newFlagSet(name, usage, summary string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

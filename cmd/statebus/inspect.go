@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/statebus/statebus/client"
 )
 
 func runMachines(args []string, stdout, stderr io.Writer) int {
@@ -17,21 +19,21 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
-	c, err := b.dial(ctx)
-	if err != nil {
-		return failure(stderr, "machines", err)
-	}
-	defer c.Close()
-	list, err := c.ListMachines(ctx)
-	if err != nil {
-		return failure(stderr, "machines", err)
-	}
-	if b.json {
-		printJSON(stdout, list)
-		return exitOK
-	}
+	return b.run("machines", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
+		list, err := c.ListMachines(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if b.json {
+			printJSON(stdout, list)
+			return exitOK, nil
+		}
+		printMachines(stdout, stderr, list)
+		return exitOK, nil
+	})
+}
+
+func printMachines(stdout, stderr io.Writer, list []client.MachineInfo) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MACHINE\tPID\tPEER PID\tUID\tPROCESS\tCONN\tSINCE")
 	for _, m := range list {
@@ -46,7 +48,6 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 	if len(list) == 0 {
 		fmt.Fprintln(stderr, "(no machines registered)")
 	}
-	return exitOK
 }
 
 // known prints an OS-reported id, "-" when unknown.
@@ -64,29 +65,29 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
-	defer cancel()
-	c, err := b.dial(ctx)
-	if err != nil {
-		return failure(stderr, "health", err)
-	}
-	defer c.Close()
-	h, err := c.Health(ctx)
-	if err != nil {
-		return failure(stderr, "health", err)
-	}
-	m, err := c.Metrics(ctx)
-	if err != nil {
-		return failure(stderr, "health", err)
-	}
-	code := exitOK
-	if !h.IsHealthy {
-		code = exitFailed
-	}
-	if b.json {
-		printJSON(stdout, map[string]any{"Health": h, "Metrics": m})
-		return code
-	}
+	return b.run("health", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
+		h, err := c.Health(ctx)
+		if err != nil {
+			return 0, err
+		}
+		m, err := c.Metrics(ctx)
+		if err != nil {
+			return 0, err
+		}
+		code := exitOK
+		if !h.IsHealthy {
+			code = exitFailed
+		}
+		if b.json {
+			printJSON(stdout, map[string]any{"Health": h, "Metrics": m})
+		} else {
+			printHealth(stdout, h, m)
+		}
+		return code, nil
+	})
+}
+
+func printHealth(stdout io.Writer, h client.Health, m client.Metrics) {
 	status := "healthy"
 	if !h.IsHealthy {
 		status = "UNHEALTHY: " + h.ErrorMessage
@@ -119,7 +120,6 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(tw, "failures: %s\t%d\n", k, m.Failures[k])
 	}
 	tw.Flush()
-	return code
 }
 
 func runPing(args []string, stdout, stderr io.Writer) int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -125,8 +124,7 @@ func TestServeEnvironmentLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer hold.Close()
-	bufio.NewReader(hold) // keep it open
+	defer hold.Close() // holds the one connection MaxConnections allows
 	if s := ping(t, path); !strings.Contains(s, "too_many_connections") {
 		t.Fatalf("MessageBus__MaxConnections not applied: %s", s)
 	}

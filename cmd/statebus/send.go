@@ -56,17 +56,9 @@ func (e *eventCommand) parse(args []string, stderr io.Writer) (code int, ok bool
 
 // run dials and calls do with the connection, mapping errors to exit codes.
 func (e *eventCommand) run(stderr io.Writer, do func(ctx context.Context, c *client.Conn) error) int {
-	ctx, cancel := context.WithTimeout(context.Background(), e.bus.timeout)
-	defer cancel()
-	c, err := e.bus.dial(ctx)
-	if err != nil {
-		return failure(stderr, e.name, err)
-	}
-	defer c.Close()
-	if err := do(ctx, c); err != nil {
-		return failure(stderr, e.name, err)
-	}
-	return exitOK
+	return e.bus.run(e.name, stderr, func(ctx context.Context, c *client.Conn) (int, error) {
+		return exitOK, do(ctx, c)
+	})
 }
 
 func runSend(args []string, stdout, stderr io.Writer) int {

@@ -1,19 +1,13 @@
 package transport
 
 import (
-	"errors"
 	"net"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 func peerOf(c net.Conn) (Peer, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return Unknown, errors.New("transport: connection has no file descriptor")
-	}
-	raw, err := sc.SyscallConn()
+	raw, err := rawConn(c)
 	if err != nil {
 		return Unknown, err
 	}
