@@ -82,7 +82,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 
 // parkAfter is how long a connection may stay silent before its reader
 // goroutine hands it to the parker (Linux) and exits.
-const parkAfter = 250 * time.Millisecond
+var parkAfter = 250 * time.Millisecond
 
 // serve runs the connection: the reader loop, then the teardown. When the
 // loop parks the connection, serve returns at once and runs again, on a
@@ -378,6 +378,9 @@ func (c *conn) fail(err error, unwritten []byte) {
 		c.srv.log.Warn("Closing connection: write failed", "conn", c.id, "err", err)
 	}
 	c.nc.Close()
+	// A parked connection has no reader to notice the close (the socket
+	// leaves the parker's epoll with it): resume it for the teardown.
+	c.srv.parker.unpark(c)
 }
 
 // Deliver implements router.Endpoint: it queues an event or request line

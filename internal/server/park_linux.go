@@ -85,15 +85,15 @@ func (p *parker) park(c *conn) bool {
 	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(c.id), Pad: int32(c.id >> 32)}
 	var err error
+	// Nothing of c may be touched once the registration is armed: a new
+	// reader may start at once.
+	op := unix.EPOLL_CTL_MOD
+	if !c.watched {
+		op = unix.EPOLL_CTL_ADD
+	}
+	c.watched = true
 	cerr := c.raw.rc.Control(func(fd uintptr) {
-		op := unix.EPOLL_CTL_MOD
-		if !c.watched {
-			op = unix.EPOLL_CTL_ADD
-		}
 		err = unix.EpollCtl(p.epfd, op, int(fd), &ev)
-		if err == nil {
-			c.watched = true
-		}
 	})
 	if err == nil {
 		err = cerr
@@ -103,6 +103,9 @@ func (p *parker) park(c *conn) bool {
 		_, still := p.parked[c.id]
 		delete(p.parked, c.id)
 		p.mu.Unlock()
+		if still && op == unix.EPOLL_CTL_ADD {
+			c.watched = false
+		}
 		return !still // if someone already resumed it, its reader is running
 	}
 	return true
@@ -114,6 +117,16 @@ func (p *parker) releaseMemory() {
 	p.mu.Lock()
 	p.release, p.sinceRelease, p.lastRelease = nil, 0, time.Now()
 	p.mu.Unlock()
+}
+
+// count reports how many connections are parked.
+func (p *parker) count() int {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parked)
 }
 
 // unpark resumes c at once if it is parked (Shutdown).

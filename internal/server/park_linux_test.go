@@ -2,7 +2,10 @@ package server_test
 
 import (
 	"fmt"
+	"net"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/statebus/statebus/internal/server"
 )
@@ -37,4 +40,31 @@ func TestIdleConnectionsPark(t *testing.T) {
 	for _, c := range cs[6:9] {
 		c.expectEOF()
 	}
+}
+
+// A parked connection whose socket the bus closes itself (its client
+// stopped reading and a write timed out) must still be torn down: the
+// close takes the socket out of the parker's epoll and the client sends
+// nothing, so nothing else would wake it.
+func TestParkedConnectionClosedByAFailedWrite(t *testing.T) {
+	defer server.SetParkAfter(time.Millisecond)()
+	bus := startBus(t, server.Config{WriteTimeout: 200 * time.Millisecond})
+	sender := bus.dial(t)
+	register(sender, "sender")
+	stuck := bus.dial(t) // registers, then neither reads nor writes
+	register(stuck, "stuck")
+	if uc, ok := stuck.nc.(*net.UnixConn); ok {
+		uc.SetReadBuffer(4096)
+	}
+	waitFor(t, "the stuck client to park", func() bool { return server.Parked(bus.Server) >= 1 })
+	payload := `"` + strings.Repeat("z", 60000) + `"`
+	for range 100 {
+		r := sender.call(strings.TrimSuffix(sendLine("sender", "stuck", "BIG", payload), "\n"))
+		if r.Code == "target_not_connected" {
+			break
+		}
+	}
+	waitFor(t, "the stuck connection to be torn down", func() bool {
+		return !bus.Hosts("stuck") && bus.Snapshot().ConnectionCount == 1
+	})
 }
