@@ -108,6 +108,22 @@ func BenchmarkDecodeSendEvent(b *testing.B) {
 	}
 }
 
+// plainLine is a 240-byte SendEvent line as statebus-bench sends it: the
+// C# client's field order, a payload of two plain strings.
+var plainLine = []byte(`{"Type":2,"Payload":{"SourceMachineId":"s000","TargetMachineId":"r000","EventName":"TICK______","Payload":` +
+	`{"id":"000-000000012345","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}` +
+	`,"Timestamp":"2025-10-04T02:24:28Z"}}`)
+
+func BenchmarkDecodeSendEventPlain(b *testing.B) {
+	var req Request
+	var ev Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(plainLine)))
+	for b.Loop() {
+		decodeSendEvent(b, &req, &ev, plainLine)
+	}
+}
+
 func BenchmarkAppendEvent(b *testing.B) {
 	var req Request
 	var ev Event

@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"strconv"
-	"unicode/utf8"
 )
 
 // MaxMachineIDBytes bounds the length of a machine id.
@@ -41,9 +40,9 @@ func (r *Request) Event(e *Event, needTarget bool) error {
 
 // scanPayload reads an object Payload member by member as an event while
 // validating it, and returns the index just past it.
-func (r *Request) scanPayload(b []byte) (int, bool) {
+func (r *Request) scanPayload(b []byte, plain bool) (int, bool) {
 	var in objectIter
-	if !in.reset(b) {
+	if !in.resetPlain(b, plain) {
 		return 0, false
 	}
 	for in.next() {
@@ -63,18 +62,18 @@ func (r *Request) scanPayload(b []byte) (int, bool) {
 // error reply can carry it.
 func (r *Request) Decode(line []byte) error {
 	*r = Request{}
-	if !utf8.Valid(line) {
-		return ErrInvalidJSON
-	}
+	// Only strings may hold non-ASCII bytes, and the scanner checks that
+	// they are UTF-8: the line needs no separate pass for its encoding.
 	var it objectIter
 	if !it.reset(line) {
 		return ErrInvalidJSON
 	}
 	var typ []byte
 	for it.nextKey() {
-		if it.is("Payload") && it.i < len(it.b) && it.b[it.i] == '{' {
+		key := envelopeKey(it.name())
+		if key == keyPayload && it.i < len(it.b) && it.b[it.i] == '{' {
 			r.ev, r.evErr, r.evValid = Event{}, nil, false
-			n, ok := r.scanPayload(it.b[it.i:])
+			n, ok := r.scanPayload(it.b[it.i:], it.plain)
 			if !ok {
 				it.bad = true
 				break
@@ -86,14 +85,14 @@ func (r *Request) Decode(line []byte) error {
 		if !it.skip() {
 			break
 		}
-		switch {
-		case it.is("Type"):
+		switch key {
+		case keyType:
 			typ = it.val
-		case it.is("Payload"):
+		case keyPayload:
 			r.Payload, r.evValid = it.val, false
-		case it.is("Id"):
+		case keyID:
 			r.ID = it.val
-		case it.is("Token"):
+		case keyToken:
 			if it.val[0] == '"' {
 				r.Token = String(it.val)
 			}
@@ -218,18 +217,21 @@ func (e *Event) Decode(payload []byte, needTarget bool) error {
 
 // member records the iterator's current member if it is an event field.
 func (e *Event) member(it *objectIter) (err error) {
-	switch {
-	case it.is("SourceMachineId"):
+	switch eventKey(it.name()) {
+	case keySource:
 		e.Source, err = stringField(it.val, "SourceMachineId")
-	case it.is("TargetMachineId"):
+	case keyTarget:
 		e.Target, err = stringField(it.val, "TargetMachineId")
-	case it.is("EventName"):
+	case keyEventName:
 		e.Name, err = stringField(it.val, "EventName")
-	case it.is("Payload"):
+	case keyEventPayload:
 		e.Payload = it.val
-	case it.is("Timestamp"):
+	case keyTimestamp:
 		e.Timestamp, err = stringField(it.val, "Timestamp")
-	case it.is("TimeoutMs") && !isNull(it.val):
+	case keyTimeout:
+		if isNull(it.val) {
+			break
+		}
 		n, ok := parseInt32(it.val)
 		if !ok || n <= 0 {
 			err = invalidPayload("TimeoutMs must be a positive integer")

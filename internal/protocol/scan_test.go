@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -104,7 +106,7 @@ var validTests = []struct {
 	{`"\ud83d"`, true}, // lone surrogate: syntactically valid
 	{`"é€😀"`, true},
 	{"\"\x7f\"", true},
-	{"\"\xff\xfe\"", true}, // UTF-8 is not checked (see TestValidIgnoresUTF8)
+	{"\"\xff\xfe\"", false}, // strings must be UTF-8 (see TestValidChecksUTF8)
 	{`"\a"`, false},
 	{`"\x41"`, false},
 	{`"\U00e9"`, false},
@@ -197,22 +199,27 @@ func TestValid(t *testing.T) {
 		}
 		// Below the depth limit the scanner agrees with encoding/json.
 		if strings.Count(tt.in, "[")+strings.Count(tt.in, "{") <= MaxDepth {
-			if got := json.Valid([]byte(tt.in)); got != tt.want {
+			if got := json.Valid([]byte(tt.in)) && utf8.ValidString(tt.in); got != tt.want {
 				t.Errorf("json.Valid(%.60q) = %v, table says %v", tt.in, got, tt.want)
 			}
 		}
 	}
 }
 
-// TestValidIgnoresUTF8 pins the assumption FuzzValid relies on: neither
-// Valid nor encoding/json.Valid checks that string contents are UTF-8, so
-// they can be compared on arbitrary bytes. Request.Decode checks UTF-8 once
-// per line instead.
-func TestValidIgnoresUTF8(t *testing.T) {
-	for _, in := range []string{"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "[\"\xe2\x82\"]", "{\"\xff\":1}"} {
+// TestValidChecksUTF8 pins the contract FuzzValid relies on: Valid is
+// encoding/json.Valid plus valid UTF-8 in strings (encoding/json accepts any
+// bytes there), which is what Request.Decode needs for a whole line.
+func TestValidChecksUTF8(t *testing.T) {
+	for _, in := range []string{"\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "[\"\xe2\x82\"]", "{\"\xff\":1}",
+		"\"abcdefgh\xff\"", "\"abcdefghijklmnop\xe2\x82\"", "\"abcdefg\xf4\x90\x80\x80\""} {
 		if !json.Valid([]byte(in)) {
 			t.Errorf("json.Valid(%q) = false; the fuzz comparison assumes it does not check UTF-8", in)
 		}
+		if Valid([]byte(in)) {
+			t.Errorf("Valid(%q) = true, want false", in)
+		}
+	}
+	for _, in := range []string{"\"caf\xc3\xa9\"", "\"\xe2\x82\xac 12345678\"", "\"12345678\xf0\x9f\x98\x80\"", "\"\xef\xbb\xbf\""} {
 		if !Valid([]byte(in)) {
 			t.Errorf("Valid(%q) = false, want true", in)
 		}
@@ -221,6 +228,41 @@ func TestValidIgnoresUTF8(t *testing.T) {
 	for _, in := range []string{"\xff", "[\xff]", "1\xff"} {
 		if json.Valid([]byte(in)) || Valid([]byte(in)) {
 			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+// TestStopMask checks the eight-byte string scan against the byte table at
+// every position and for every byte value, with plain bytes before and
+// special bytes after (whose borrows must not disturb the first).
+func TestStopMask(t *testing.T) {
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			for _, after := range []byte{'a', 0, '"', 0xff, 0x1f} {
+				var w [8]byte
+				for j := range w {
+					w[j] = 'x'
+					if j > pos {
+						w[j] = after
+					}
+				}
+				w[pos] = byte(c)
+				m := stopMask(binary.LittleEndian.Uint64(w[:]))
+				first := -1
+				for j, b := range w {
+					if strSpecial[b] {
+						first = j
+						break
+					}
+				}
+				got := -1
+				if m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != first {
+					t.Fatalf("stopMask(%q) finds %d, want %d", w, got, first)
+				}
+			}
 		}
 	}
 }
@@ -241,9 +283,38 @@ func TestSkipValueEnd(t *testing.T) {
 		{`0123`, 0, 1}, // one value "0"; the caller rejects what follows
 	}
 	for _, tt := range tests {
-		end, ok := skipValue([]byte(tt.in), tt.start)
-		if !ok || end != tt.end {
-			t.Errorf("skipValue(%q, %d) = %d, %v; want %d, true", tt.in, tt.start, end, ok, tt.end)
+		for _, plain := range []bool{false, isPlain([]byte(tt.in))} {
+			end, ok := skipValue([]byte(tt.in), tt.start, plain)
+			if !ok || end != tt.end {
+				t.Errorf("skipValue(%q, %d, %v) = %d, %v; want %d, true", tt.in, tt.start, plain, end, ok, tt.end)
+			}
+		}
+	}
+}
+
+func TestIsPlain(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{``, true},
+		{`{"a":"b"}`, true},
+		{`{"Type":2,"Payload":{"SourceMachineId":"s000","TargetMachineId":"r000"}}`, true},
+		{`{"a":"b\"c"}`, false},
+		{`{"a":"b\\"}`, false},
+		{"{\"a\":\"\tb\"}", false},
+		{"{\"a\": 1}", true},
+		{"{\"a\":\n1}", false},
+		{"{\"a\":\"caf\xc3\xa9\"}", false},
+		{"12345678\x7f", true},
+		{"1234567\x00", false},
+		{"12345678\x1f", false},
+		{"123456789\\", false},
+		{"\xff", false},
+	}
+	for _, tt := range tests {
+		if got := isPlain([]byte(tt.in)); got != tt.want {
+			t.Errorf("isPlain(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }
@@ -376,8 +447,16 @@ func FuzzValid(f *testing.F) {
 			t.Skip("may nest deeper than MaxDepth")
 		}
 		got := Valid(b)
-		if want := json.Valid(b); got != want {
+		if want := json.Valid(b) && utf8.Valid(b); got != want {
 			t.Fatalf("Valid(%q) = %v, json.Valid = %v (utf8.Valid = %v)", b, got, want, utf8.Valid(b))
+		}
+		// The shortcut for plain input agrees with the full scan.
+		if isPlain(b) {
+			e1, ok1 := skipValue(b, 0, true)
+			e2, ok2 := skipValue(b, 0, false)
+			if e1 != e2 || ok1 != ok2 {
+				t.Fatalf("skipValue(%q): plain %d %v, full %d %v", b, e1, ok1, e2, ok2)
+			}
 		}
 		if !got {
 			return
