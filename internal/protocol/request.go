@@ -23,6 +23,10 @@ type Request struct {
 	ev      Event
 	evErr   error
 	evValid bool
+
+	typ     []byte // the raw Type token, nil when absent
+	timeout []byte // the raw TimeoutMs token of an object Payload, nil when absent
+	plain   bool   // the line is plain (see isPlain)
 }
 
 // Event decodes the payload as an event (see Event.Decode), reusing the
@@ -45,9 +49,13 @@ func (r *Request) scanPayload(b []byte, plain bool) (int, bool) {
 	if !in.resetPlain(b, plain) {
 		return 0, false
 	}
+	r.timeout = nil
 	for in.next() {
 		if err := r.ev.member(&in); err != nil && r.evErr == nil {
 			r.evErr = err
+		}
+		if eventKey(in.name()) == keyTimeout {
+			r.timeout = in.val
 		}
 	}
 	if in.err() {
@@ -102,6 +110,7 @@ func (r *Request) Decode(line []byte) error {
 		r.ID = nil
 		return ErrInvalidJSON
 	}
+	r.typ, r.plain = typ, it.plain
 	if r.ID != nil {
 		if c := r.ID[0]; c == 'n' {
 			r.ID = nil

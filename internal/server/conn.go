@@ -39,6 +39,7 @@ type conn struct {
 	raw rawWriter // non-blocking writes; nil where unsupported
 
 	// Reader-goroutine state, reused for every line.
+	dec   *protocol.Decoder // remembers the last event line's shape; nil while parked
 	req   protocol.Request
 	ev    protocol.Event
 	reg   protocol.Registration
@@ -182,6 +183,7 @@ func (c *conn) readLoop() (eof, parked bool) {
 			c.deadline = false
 			if c.rd.Buffered() == 0 {
 				c.rd.Release()
+				c.dec = nil
 				if c.srv.parker.park(c) {
 					return false, true
 				}

@@ -18,7 +18,10 @@ import (
 func (c *conn) handle(line []byte) {
 	c.stats.linesIn.Add(1)
 	c.stats.bytesIn.Store(uint64(c.rd.Total()))
-	if err := c.req.Decode(line); err != nil {
+	if c.dec == nil {
+		c.dec = new(protocol.Decoder)
+	}
+	if err := c.dec.Decode(&c.req, line); err != nil {
 		c.replyDecodeError(err)
 		return
 	}

@@ -1,0 +1,235 @@
+package protocol
+
+import "encoding/binary"
+
+// memoMax is the longest line a Decoder remembers.
+const memoMax = 1024
+
+// Decoder decodes request lines as Request.Decode does, and remembers the
+// shape of the last event line (SendEvent, Publish, Request) it decoded in
+// full. A client's stream of events mostly repeats one shape: the same
+// keys and machine ids, with payload values and timestamps that change in
+// place. A line of the same length that differs from the remembered one
+// only inside string values, by plain ASCII (no quote, backslash, control
+// character or non-ASCII byte, in a line that had none either), or only in
+// the digits of numbers (not the first digit of an integer part), is
+// valid JSON of exactly the same structure: its fields sit at the same
+// offsets and mean the same, so Decode compares it with the remembered
+// line, eight bytes at a time, instead of scanning it. Member names, the
+// Type and TimeoutMs never count as changeable. Anything else is scanned in
+// full, and the result is the same either way.
+//
+// The zero value is ready to use. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	line []byte   // the remembered line (a copy); nil if none
+	str  []uint64 // per 8 bytes of line, the high bit of each byte that may become any plain string byte
+	dig  []uint64 // per 8 bytes of line, the high bit of each byte that may become any digit
+	req  Request  // its decoding, without the slices; see spans
+	span [memoFields]struct{ off, n int32 }
+
+	hits   uint64 // lines decoded by comparison
+	streak int    // lines scanned in full since the last hit
+}
+
+// Decode decodes line into r; see Request.Decode.
+func (d *Decoder) Decode(r *Request, line []byte) error {
+	if d.line != nil && len(line) == len(d.line) && d.same(line) {
+		d.hits++
+		d.streak = 0
+		*r = d.req
+		for i, f := range r.fields() {
+			if sp := d.span[i]; sp.off >= 0 {
+				*f = line[sp.off : sp.off+sp.n]
+			}
+		}
+		return nil
+	}
+	err := r.Decode(line)
+	if err == nil && memoable(r, line) {
+		// Replace the remembered shape at once if it was of use, else only
+		// after a run of misses, so that a client alternating between
+		// shapes does not pay for remembering every line.
+		if d.line == nil || d.streak >= 8 || d.streak == 0 && d.hits > 0 {
+			d.remember(r, line)
+		} else {
+			d.streak++
+		}
+	}
+	return err
+}
+
+// Release forgets the remembered line and its memory, for a connection
+// going idle.
+func (d *Decoder) Release() { *d = Decoder{} }
+
+// memoable reports whether a decoded line may serve as a Decoder's shape.
+func memoable(r *Request, line []byte) bool {
+	switch r.Type {
+	case TypeSendEvent, TypePublish, TypeRequest:
+	default:
+		return false
+	}
+	return r.plain && r.evValid && r.evErr == nil && len(line) <= memoMax && len(line) >= 8
+}
+
+// memoFields is the number of slices fields returns.
+const memoFields = 8
+
+// fields returns the Request's slices into its line: everything a Decoder
+// re-points at the next line.
+func (r *Request) fields() [memoFields]*[]byte {
+	return [memoFields]*[]byte{
+		&r.ID, &r.Payload, (*[]byte)(&r.Token), (*[]byte)(&r.ev.Source),
+		(*[]byte)(&r.ev.Target), (*[]byte)(&r.ev.Name), &r.ev.Payload, (*[]byte)(&r.ev.Timestamp),
+	}
+}
+
+// remember makes line, just decoded into r, the shape to compare with.
+func (d *Decoder) remember(r *Request, line []byte) {
+	// Offsets of r's slices: each was cut from line without a cap limit,
+	// so its offset is what it lacks of line's capacity.
+	for i, f := range r.fields() {
+		s := *f
+		if s == nil {
+			d.span[i].off = -1
+			continue
+		}
+		off := cap(line) - cap(s)
+		if off < 0 || off+len(s) > len(line) {
+			d.line = nil // not cut from line: do not remember
+			return
+		}
+		d.span[i].off, d.span[i].n = int32(off), int32(len(s))
+	}
+	d.req = *r
+	for _, f := range d.req.fields() {
+		*f = nil
+	}
+	d.req.typ, d.req.timeout = nil, nil
+	d.line = append(d.line[:0], line...)
+	words := (len(line) + 7) / 8
+	if cap(d.str) < words {
+		d.str, d.dig = make([]uint64, words), make([]uint64, words)
+	}
+	d.str, d.dig = d.str[:words], d.dig[:words]
+	clear(d.str)
+	clear(d.dig)
+	markChangeable(line, d.str, d.dig)
+	for _, tok := range [...][]byte{r.typ, r.timeout} {
+		if tok != nil {
+			off := cap(line) - cap(tok)
+			for j := off; j < off+len(tok) && j < len(line); j++ {
+				d.str[j>>3] &^= 0x80 << (8 * (j & 7))
+				d.dig[j>>3] &^= 0x80 << (8 * (j & 7))
+			}
+		}
+	}
+	d.streak = 0
+	d.hits = 0
+}
+
+// markChangeable sets, in str and dig, the bytes of a valid plain line that
+// may change without changing its structure: the contents of strings that
+// are not member names, and the digits of numbers except the first of an
+// integer part.
+func markChangeable(b []byte, str, dig []uint64) {
+	set := func(m []uint64, j int) { m[j>>3] |= 0x80 << (8 * (j & 7)) }
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			end := i + 1
+			for end < len(b) && b[end] != '"' {
+				end++
+			}
+			k := skipWS(b, end+1)
+			if k >= len(b) || b[k] != ':' {
+				for j := i + 1; j < end; j++ {
+					set(str, j)
+				}
+			}
+			i = end + 1
+		case c == '-' || isDigit(c):
+			if c == '-' {
+				i++
+			}
+			i++ // the first digit of the integer part stays
+			for i < len(b) {
+				c := b[i]
+				if isDigit(c) {
+					set(dig, i)
+				} else if c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
+					break
+				}
+				i++
+			}
+		default:
+			i++
+		}
+	}
+}
+
+// same reports whether line (as long as d.line) differs from d.line only
+// in bytes that may change, each to a byte of its kind. Equal 32-byte
+// blocks, the common case, are skipped with one vectorised comparison each.
+func (d *Decoder) same(line []byte) bool {
+	a, b := line, d.line[:len(line)]
+	w := 0
+	for len(a) >= 32 {
+		if string(a[:32]) != string(b[:32]) {
+			for k := 0; k < 32; k += 8 {
+				x, y := binary.LittleEndian.Uint64(a[k:]), binary.LittleEndian.Uint64(b[k:])
+				if x != y && !d.sameWord(w+k/8, x, y) {
+					return false
+				}
+			}
+		}
+		a, b, w = a[32:], b[32:], w+4
+	}
+	for len(a) >= 8 {
+		x, y := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(b)
+		if x != y && !d.sameWord(w, x, y) {
+			return false
+		}
+		a, b, w = a[8:], b[8:], w+1
+	}
+	if r := len(a); r > 0 {
+		// The last r bytes: load the eight that end the line and shift
+		// them down to where word w keeps them (lines are >= 8 bytes).
+		n := len(line)
+		x := binary.LittleEndian.Uint64(line[n-8:]) >> (64 - 8*r)
+		y := binary.LittleEndian.Uint64(d.line[n-8:]) >> (64 - 8*r)
+		if x != y && !d.sameWord(w, x, y) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameWord checks one differing word: x new, y remembered.
+func (d *Decoder) sameWord(w int, x, y uint64) bool {
+	diff := nonzeroBytes(x ^ y)
+	s, g := d.str[w], d.dig[w]
+	return diff&^(s|g) == 0 && diff&s&specialBytes(x) == 0 && diff&g&^digitBytes(x) == 0
+}
+
+const low7 = 0x7f7f7f7f7f7f7f7f
+
+// nonzeroBytes sets the high bit of every byte of v that is not zero, and
+// only those (no borrow or carry crosses bytes).
+func nonzeroBytes(v uint64) uint64 { return ((v&low7)+low7 | v) & highs }
+
+// specialBytes sets the high bit of every byte of x that may not appear
+// as is in a plain string: a quote, a backslash, a control character or a
+// byte outside ASCII.
+func specialBytes(x uint64) uint64 {
+	quote := ^nonzeroBytes(x ^ (ones * '"'))
+	bslash := ^nonzeroBytes(x ^ (ones * '\\'))
+	ctrl := ^((x & low7) + ones*(0x80-0x20)) // high bit clear iff the low 7 bits are >= 0x20
+	return (quote | bslash | ctrl | x) & highs
+}
+
+// digitBytes sets the high bit of every byte of x that is '0' to '9'.
+func digitBytes(x uint64) uint64 {
+	l := x & low7
+	return (l + ones*(0x80-'0')) &^ (l + ones*(0x80-':')) &^ x & highs
+}
