@@ -216,7 +216,7 @@ const low7 = 0x7f7f7f7f7f7f7f7f
 
 // nonzeroBytes sets the high bit of every byte of v that is not zero, and
 // only those (no borrow or carry crosses bytes).
-func nonzeroBytes(v uint64) uint64 { return ((v&low7)+low7 | v) & highs }
+func nonzeroBytes(v uint64) uint64 { return ((v & low7) + low7 | v) & highs }
 
 // specialBytes sets the high bit of every byte of x that may not appear
 // as is in a plain string: a quote, a backslash, a control character or a

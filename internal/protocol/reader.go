@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 )
 
 // DefaultMaxLine is the default bound on one line, terminator excluded.
@@ -15,16 +16,20 @@ const (
 	initialReadBuf = 512
 	// streamReadBuf is what a buffer grows to while reads keep filling
 	// it, so a streaming client's lines come in large batches (one read
-	// and one flush per batch).
+	// and one flush per batch). Such buffers come from a pool shared by
+	// all Readers and go back to it when the stream slows down.
 	streamReadBuf = 64 << 10
 )
+
+var streamBufs = sync.Pool{New: func() any { return new([streamReadBuf]byte) }}
 
 // Reader reads newline-delimited lines from a stream with a hard bound on
 // line length. Lines end at "\n"; a "\r" before it is removed. A UTF-8 byte
 // order mark at the very start of the stream is removed. The buffer starts
-// small, grows up to the bound as needed and shrinks back once drained, so
-// memory stays bounded by the maximum line however much is sent without a
-// newline. A Reader is not safe for concurrent use.
+// small, grows to a pooled 64 KiB one while reads keep filling it (and
+// beyond, up to the bound, for a longer line) and shrinks back once drained
+// by small reads, so memory stays bounded by the maximum line however much
+// is sent without a newline. A Reader is not safe for concurrent use.
 type Reader struct {
 	r          io.Reader
 	buf        []byte
@@ -33,9 +38,12 @@ type Reader struct {
 	max        int
 	bomChecked bool
 	err        error
-	total      int64 // bytes read from the stream
-	filled     bool  // the last read filled all the room it was given
-	timeout    error // a read deadline passed; returned once
+	total      int64  // bytes read from the stream
+	filled     bool   // the last read filled all the room it was given
+	lastRead   int    // bytes the last read returned
+	pooled     bool   // buf came from streamBufs
+	spent      []byte // a pooled buffer the last line may alias; back to the pool on the next call
+	timeout    error  // a read deadline passed; returned once
 }
 
 // NewReader returns a Reader over r for lines of at most max bytes
@@ -50,8 +58,21 @@ func NewReader(r io.Reader, max int) *Reader {
 // Release drops the buffer when nothing is buffered, so an idle reader
 // holds no memory; the next read allocates a small one again.
 func (r *Reader) Release() {
+	r.putSpent()
 	if r.start == r.end {
-		r.buf, r.start, r.scan, r.end = nil, 0, 0, 0
+		if r.pooled {
+			r.spent = r.buf
+			r.putSpent()
+		}
+		r.buf, r.pooled, r.start, r.scan, r.end = nil, false, 0, 0, 0
+	}
+}
+
+// putSpent returns a retired pooled buffer, once no line aliases it.
+func (r *Reader) putSpent() {
+	if r.spent != nil {
+		streamBufs.Put((*[streamReadBuf]byte)(r.spent))
+		r.spent = nil
 	}
 }
 
@@ -68,6 +89,7 @@ func (r *Reader) Buffered() int { return r.end - r.start }
 // returning that error: the caller replies and closes the connection. Read
 // errors of the underlying stream are returned as they are.
 func (r *Reader) ReadLine() ([]byte, error) {
+	r.putSpent()
 	for {
 		if i := bytes.IndexByte(r.buf[r.scan:r.end], '\n'); i >= 0 {
 			nl := r.scan + i
@@ -117,11 +139,14 @@ func (r *Reader) finish(line []byte) ([]byte, error) {
 		r.start, r.scan, r.end = 0, 0, 0
 		return nil, r.err
 	}
-	if r.start == r.end && (!r.filled && len(r.buf) > initialReadBuf || len(r.buf) > streamReadBuf) {
-		// Drained after a read that did not fill the buffer: the burst is
-		// over, so do not keep a large buffer. line aliases the old buffer,
-		// which stays alive through it.
-		r.buf, r.start, r.scan, r.end = nil, 0, 0, 0
+	if r.start == r.end && (!r.filled && r.lastRead < initialReadBuf && len(r.buf) > initialReadBuf || len(r.buf) > streamReadBuf) {
+		// Drained after a small read: the stream has slowed down, so do
+		// not keep a large buffer. line aliases the old buffer; a pooled
+		// one goes back to the pool on the next call.
+		if r.pooled {
+			r.spent = r.buf
+		}
+		r.buf, r.pooled, r.start, r.scan, r.end = nil, false, 0, 0, 0
 	}
 	return line, nil
 }
@@ -136,19 +161,28 @@ func (r *Reader) fill() {
 	// Grow when a line does not fit, or while reads keep filling the
 	// buffer (a stream: read bigger batches).
 	if r.end == len(r.buf) || r.filled && len(r.buf) < streamReadBuf {
-		size := 2 * len(r.buf)
-		if size < initialReadBuf {
-			size = initialReadBuf
+		limit := r.max + 5
+		var nb []byte
+		pooled := false
+		switch {
+		case r.buf == nil:
+			nb = make([]byte, min(initialReadBuf, limit))
+		case len(r.buf) < streamReadBuf && limit >= streamReadBuf:
+			nb, pooled = streamBufs.Get().(*[streamReadBuf]byte)[:], true
+		default:
+			nb = make([]byte, min(2*len(r.buf), limit))
 		}
-		if limit := r.max + 5; size > limit {
-			size = limit
-		}
-		nb := make([]byte, size)
 		copy(nb, r.buf[:r.end])
-		r.buf = nb
+		if r.pooled {
+			// No line aliases it any more: the previous one was only
+			// valid until this call.
+			streamBufs.Put((*[streamReadBuf]byte)(r.buf))
+		}
+		r.buf, r.pooled = nb, pooled
 	}
 	room := len(r.buf) - r.end
 	n, err := r.r.Read(r.buf[r.end:])
+	r.lastRead = n
 	r.filled = n == room
 	r.end += n
 	r.total += int64(n)

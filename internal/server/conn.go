@@ -15,10 +15,6 @@ import (
 	"github.com/statebus/statebus/internal/router"
 )
 
-// spareCap bounds the write buffer a connection keeps once its queue
-// drains, so an idle connection does not hold on to a burst's memory.
-const spareCap = 256 << 10
-
 // flushEarly is the queue size at which a delivery is written at once
 // instead of at the end of the sender's batch.
 const flushEarly = 64 << 10
@@ -60,8 +56,10 @@ type conn struct {
 
 	mu          sync.Mutex
 	room        sync.Cond // signalled when the queue is taken or flushing ends
-	out         []byte    // queued lines, not yet taken by a flush
-	spare       []byte    // the previous write buffer, for reuse
+	out         []byte    // the queue's current chunk (see queue.go)
+	full        [][]byte  // the queue's earlier chunks, oldest first
+	fullBytes   int       // bytes in full
+	spareList   [][]byte  // an emptied chunk list, for the next take
 	flushing    bool      // a flush or the writer goroutine owns the write side
 	roomWaiting bool      // the reader is parked on room
 	closing     bool      // the reader is done; nothing more is queued
@@ -117,17 +115,20 @@ func (c *conn) finalFlush() {
 	for c.flushing {
 		c.room.Wait()
 	}
-	buf, dead := c.out, c.dead
-	c.out = nil
+	empty, dead := c.queuedLocked() == 0, c.dead
+	bufs := c.takeLocked()
 	c.mu.Unlock()
-	if dead || len(buf) == 0 {
+	if dead || empty {
 		return
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
-	n, err := c.nc.Write(buf)
-	c.stats.bytesOut.Add(uint64(n))
-	if err != nil {
-		c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'})))
+	for i, buf := range bufs {
+		n, err := c.nc.Write(buf)
+		c.stats.bytesOut.Add(uint64(n))
+		if err != nil {
+			c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}) + countLines(bufs[i+1:])))
+			return
+		}
 	}
 }
 
@@ -215,11 +216,11 @@ func (c *conn) readLoop() (eof, parked bool) {
 func (c *conn) waitRoom() bool {
 	max := c.srv.limits().MaxQueueBytes
 	c.mu.Lock()
-	if len(c.out) >= max {
+	if c.queuedLocked() >= max {
 		c.mu.Unlock()
 		c.flushBatch()
 		c.mu.Lock()
-		for len(c.out) >= max && !c.dead && !c.stopping {
+		for c.queuedLocked() >= max && !c.dead && !c.stopping {
 			c.roomWaiting = true
 			c.room.Wait()
 		}
@@ -292,28 +293,29 @@ func (c *conn) wakeRoomLocked() {
 // whatever is queued meanwhile.
 func (c *conn) flush() {
 	c.mu.Lock()
-	if c.flushing || c.dead || len(c.out) == 0 {
+	if c.flushing || c.dead || c.queuedLocked() == 0 {
 		c.mu.Unlock()
 		return
 	}
 	c.flushing = true
-	for len(c.out) > 0 {
-		buf := c.out
-		c.out, c.spare = c.spare[:0], nil
+	for c.queuedLocked() > 0 {
+		bufs := c.takeLocked()
 		c.wakeRoomLocked()
 		c.mu.Unlock()
-		n, err := c.raw.write(buf)
-		c.stats.bytesOut.Add(uint64(n))
-		if err != nil {
-			c.fail(err, buf[n:])
-			return
-		}
-		if n < len(buf) {
-			go c.writeLoop(buf, n)
-			return
+		for i, buf := range bufs {
+			n, err := c.raw.write(buf)
+			c.stats.bytesOut.Add(uint64(n))
+			if err != nil {
+				c.fail(err, bufs, i, n)
+				return
+			}
+			if n < len(buf) {
+				go c.writeLoop(bufs, i, n)
+				return
+			}
 		}
 		c.mu.Lock()
-		c.spare = buf[:0]
+		c.recycleLocked(bufs)
 	}
 	c.endFlushLocked()
 	c.mu.Unlock()
@@ -322,52 +324,57 @@ func (c *conn) flush() {
 // endFlushLocked gives up the write side. c.mu held.
 func (c *conn) endFlushLocked() {
 	c.flushing = false
-	if cap(c.spare) > spareCap {
-		c.spare = nil
-	}
 	c.room.Broadcast()
 }
 
-// writeLoop writes buf[n:] with blocking writes (bounded by WriteTimeout,
-// so a client that stops reading is dropped), then whatever was queued
-// meanwhile, and exits when the queue is empty. It owns the write side.
-func (c *conn) writeLoop(buf []byte, n int) {
-	rest := buf[n:]
+// writeLoop writes bufs from bufs[i][n:] on with blocking writes (bounded
+// by WriteTimeout, so a client that stops reading is dropped), then
+// whatever was queued meanwhile, and exits when the queue is empty. It
+// owns the write side.
+func (c *conn) writeLoop(bufs [][]byte, i, n int) {
 	for {
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
-		n, err := c.nc.Write(rest)
-		c.stats.bytesOut.Add(uint64(n))
-		if err != nil {
-			c.fail(err, rest[n:])
-			return
+		for ; i < len(bufs); i, n = i+1, 0 {
+			m, err := c.nc.Write(bufs[i][n:])
+			c.stats.bytesOut.Add(uint64(m))
+			if err != nil {
+				c.fail(err, bufs, i, n+m)
+				return
+			}
 		}
 		c.mu.Lock()
-		c.spare = buf[:0]
-		if len(c.out) == 0 || c.dead {
+		c.recycleLocked(bufs)
+		if c.queuedLocked() == 0 || c.dead {
 			c.endFlushLocked()
 			c.mu.Unlock()
 			return
 		}
-		buf = c.out
-		c.out, c.spare = c.spare[:0], nil
+		bufs, i, n = c.takeLocked(), 0, 0
 		c.wakeRoomLocked()
 		c.mu.Unlock()
-		rest = buf
 	}
 }
 
 // fail marks the connection dead after a write error: what was not
 // written is counted as dropped, and the socket is closed, which also
 // ends the reader.
-func (c *conn) fail(err error, unwritten []byte) {
+// The write failed at bufs[i][n:], the chunks the caller took.
+func (c *conn) fail(err error, bufs [][]byte, i, n int) {
 	c.mu.Lock()
 	if !c.dead {
 		c.dead = true
 		// Lines queued for a peer that is gone (what its socket buffer
 		// held is lost uncounted).
-		c.stats.dropped.Add(uint64(bytes.Count(unwritten, []byte{'\n'}) + bytes.Count(c.out, []byte{'\n'})))
+		lost := 0
+		if i < len(bufs) {
+			lost = bytes.Count(bufs[i][n:], []byte{'\n'}) + countLines(bufs[i+1:])
+		}
+		c.stats.dropped.Add(uint64(lost + countLines(c.full) + bytes.Count(c.out, []byte{'\n'})))
 	}
-	c.out = nil
+	c.recycleLocked(c.takeLocked())
+	if bufs != nil {
+		c.recycleLocked(bufs)
+	}
 	c.endFlushLocked()
 	c.mu.Unlock()
 	var ne net.Error
@@ -401,14 +408,16 @@ func (c *conn) Deliver(kind protocol.Kind, ev *protocol.Event, m *router.Machine
 		c.mu.Unlock()
 		return router.ErrClosed
 	}
+	before := c.queuedLocked()
+	c.reserveLocked(eventRoom(ev))
 	old := len(c.out)
 	c.out = protocol.AppendEvent(c.out, kind, ev, m.Token, now, requestID)
-	if old > 0 && len(c.out) > c.srv.limits().MaxQueueBytes {
+	if before > 0 && c.queuedLocked() > c.srv.limits().MaxQueueBytes {
 		c.out = c.out[:old]
 		c.mu.Unlock()
 		return router.ErrQueueFull
 	}
-	big := len(c.out) >= flushEarly
+	big := c.queuedLocked() >= flushEarly
 	c.mu.Unlock()
 	if sender, ok := from.(*conn); ok && !big {
 		sender.markDirty(c)
@@ -427,15 +436,17 @@ func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Er
 		c.mu.Unlock()
 		return
 	}
-	if len(c.out) > 2*c.srv.limits().MaxQueueBytes {
+	if c.queuedLocked() > 2*c.srv.limits().MaxQueueBytes {
 		c.mu.Unlock()
-		c.fail(errors.New("not reading its replies"), nil)
+		c.fail(errors.New("not reading its replies"), nil, 0, 0)
 		return
 	}
 	if fail != nil {
+		c.reserveLocked(replyRoom)
 		c.out = protocol.AppendError(c.out, p.ReplyID, fail.Code, fail.Text)
 		c.stats.fail(fail.Code)
 	} else {
+		c.reserveLocked(len(a.Payload) + replyRoom)
 		c.out = protocol.AppendAnswer(c.out, p.ReplyID, p.ID, p.Target.Token, a)
 	}
 	c.mu.Unlock()

@@ -85,6 +85,7 @@ func (c *conn) replyError(code protocol.Code, text string) {
 // replyErrorArg queues a failure reply whose text is prefix+arg.
 func (c *conn) replyErrorArg(code protocol.Code, prefix string, arg []byte) {
 	c.mu.Lock()
+	c.reserveLocked(len(arg) + replyRoom)
 	c.out = protocol.AppendErrorArg(c.out, c.req.ID, code, prefix, arg)
 	c.mu.Unlock()
 }
@@ -92,6 +93,7 @@ func (c *conn) replyErrorArg(code protocol.Code, prefix string, arg []byte) {
 // replyData queues a success reply with raw JSON data (nil for null).
 func (c *conn) replyData(data []byte) {
 	c.mu.Lock()
+	c.reserveLocked(len(data) + replyRoom)
 	c.out = protocol.AppendOK(c.out, c.req.ID, data)
 	c.mu.Unlock()
 }
@@ -175,6 +177,7 @@ func (c *conn) sendEvent() {
 		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
 	}
 	c.mu.Lock()
+	c.reserveLocked(replyRoom)
 	c.out = protocol.AppendDelivered(c.out, c.req.ID, token)
 	c.mu.Unlock()
 }
@@ -215,6 +218,7 @@ func (c *conn) bind(subscribe bool) {
 	}
 	now := time.Now()
 	c.mu.Lock()
+	c.reserveLocked(replyRoom)
 	if subscribe {
 		c.out = protocol.AppendSubscribed(c.out, c.req.ID, m.Token, now)
 	} else {
@@ -365,6 +369,7 @@ func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code
 			c.mu.Unlock()
 			return
 		}
+		c.reserveLocked(len(answer) + len(target) + replyRoom)
 		switch {
 		case code == protocol.CodeNone:
 			a := protocol.Answer{Payload: answer}

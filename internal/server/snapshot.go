@@ -24,7 +24,7 @@ func (s *Server) Snapshot() metrics.Snapshot {
 	for c := range s.conns {
 		c.stats.into(&snap.Counters)
 		c.mu.Lock()
-		snap.QueuedBytes += len(c.out)
+		snap.QueuedBytes += c.queuedLocked()
 		c.mu.Unlock()
 	}
 	s.mu.Unlock()
@@ -60,7 +60,7 @@ func (s *Server) Health() metrics.Health {
 	limit := s.limits().MaxQueueBytes * 9 / 10
 	for c := range s.conns {
 		c.mu.Lock()
-		if len(c.out) >= limit {
+		if c.queuedLocked() >= limit {
 			in.SaturatedQueues++
 		}
 		c.mu.Unlock()

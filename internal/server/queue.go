@@ -1,0 +1,114 @@
+package server
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/statebus/statebus/internal/protocol"
+)
+
+// A connection's outbound queue is a list of chunks: lines are appended to
+// the current chunk (conn.out) and, when it has too little room left, it
+// joins the full ones (conn.full) and a new chunk starts. Appending
+// therefore never copies what is already queued, however far the queue
+// grows while its socket is full, and a flush hands the chunks it wrote
+// back to a shared pool: a connection holds memory only while it has
+// lines queued.
+
+// chunkSize is the size of a queue chunk, except the first of a queue
+// that was empty, which is a small one: a few replies, say, waiting on a
+// client that reads slowly, hold 4 KiB rather than 64.
+const (
+	chunkSize = 64 << 10
+	smallSize = 4 << 10
+)
+
+// replyRoom is the room reserved for a reply line: more than any reply
+// but an answer or an error carrying a long machine id, which grow the
+// chunk (by copying only it) when they do not fit.
+const replyRoom = 1024
+
+var (
+	chunks      = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+	smallChunks = sync.Pool{New: func() any { return new([smallSize]byte) }}
+)
+
+// getChunk returns an empty chunk with room for n bytes, a small one if
+// small is set and n fits.
+func getChunk(n int, small bool) []byte {
+	switch {
+	case small && n <= smallSize:
+		return smallChunks.Get().(*[smallSize]byte)[:0]
+	case n <= chunkSize:
+		return chunks.Get().(*[chunkSize]byte)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// putChunk gives a chunk back to its pool; other buffers are left to the
+// garbage collector.
+func putChunk(b []byte) {
+	switch cap(b) {
+	case chunkSize:
+		chunks.Put((*[chunkSize]byte)(b[:chunkSize]))
+	case smallSize:
+		smallChunks.Put((*[smallSize]byte)(b[:smallSize]))
+	}
+}
+
+// reserveLocked makes sure the current chunk has room for n more bytes,
+// closing it and starting a new one if not. c.mu held.
+func (c *conn) reserveLocked(n int) {
+	if cap(c.out)-len(c.out) >= n {
+		return
+	}
+	if len(c.out) > 0 {
+		c.full = append(c.full, c.out)
+		c.fullBytes += len(c.out)
+	} else {
+		putChunk(c.out)
+	}
+	c.out = getChunk(n, c.fullBytes == 0)
+}
+
+// eventRoom is the room to reserve for ev as a pushed event line.
+func eventRoom(ev *protocol.Event) int {
+	return len(ev.Payload) + len(ev.Source) + len(ev.Target) + len(ev.Name) + len(ev.Timestamp) + 256
+}
+
+// queuedLocked returns the number of bytes queued. c.mu held.
+func (c *conn) queuedLocked() int { return c.fullBytes + len(c.out) }
+
+// takeLocked empties the queue and returns its chunks in order, for the
+// caller to write; it owns them until it calls recycleLocked. Only the
+// owner of the write side calls it (or teardown, when no one writes).
+// c.mu held.
+func (c *conn) takeLocked() [][]byte {
+	bufs := append(c.full, c.out)
+	c.full, c.spareList = c.spareList, nil
+	c.fullBytes, c.out = 0, nil
+	return bufs
+}
+
+// recycleLocked gives written chunks back to the pool and keeps the list
+// for the next take. c.mu held.
+func (c *conn) recycleLocked(bufs [][]byte) {
+	for i, b := range bufs {
+		putChunk(b)
+		bufs[i] = nil
+	}
+	if c.full == nil {
+		c.full = bufs[:0]
+	} else {
+		c.spareList = bufs[:0]
+	}
+}
+
+// countLines returns the number of complete lines in bufs.
+func countLines(bufs [][]byte) int {
+	n := 0
+	for _, b := range bufs {
+		n += bytes.Count(b, []byte{'\n'})
+	}
+	return n
+}
