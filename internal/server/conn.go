@@ -302,17 +302,16 @@ func (c *conn) flush() {
 		bufs := c.takeLocked()
 		c.wakeRoomLocked()
 		c.mu.Unlock()
-		for i, buf := range bufs {
-			n, err := c.raw.write(buf)
-			c.stats.bytesOut.Add(uint64(n))
-			if err != nil {
-				c.fail(err, bufs, i, n)
-				return
-			}
-			if n < len(buf) {
-				go c.writeLoop(bufs, i, n)
-				return
-			}
+		n, err := c.raw.write(bufs)
+		c.stats.bytesOut.Add(uint64(n))
+		i, off := locate(bufs, n)
+		if err != nil {
+			c.fail(err, bufs, i, off)
+			return
+		}
+		if i < len(bufs) {
+			go c.writeLoop(bufs, i, off)
+			return
 		}
 		c.mu.Lock()
 		c.recycleLocked(bufs)

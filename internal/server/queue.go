@@ -112,3 +112,15 @@ func countLines(bufs [][]byte) int {
 	}
 	return n
 }
+
+// locate returns where the first n bytes of bufs end: the index of the
+// first buffer not written in full and the offset in it, or len(bufs).
+func locate(bufs [][]byte, n int) (i, off int) {
+	for i, b := range bufs {
+		if n < len(b) {
+			return i, n
+		}
+		n -= len(b)
+	}
+	return len(bufs), 0
+}

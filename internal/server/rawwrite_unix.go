@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build darwin || linux || openbsd
 
 package server
 
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // rawWriter writes to a socket without blocking: it returns how much the
@@ -14,11 +16,12 @@ import (
 type rawWriter = *unixWriter
 
 type unixWriter struct {
-	rc  syscall.RawConn
-	buf []byte
-	n   int
-	err error
-	fn  func(fd uintptr) bool // bound once, so a write allocates nothing
+	rc   syscall.RawConn
+	bufs [][]byte // what to write: the caller's, never modified
+	iov  [][]byte // scratch: the part of bufs not written yet
+	n    int
+	err  error
+	fn   func(fd uintptr) bool // bound once, so a write allocates nothing
 }
 
 func newRawWriter(nc net.Conn) rawWriter {
@@ -35,11 +38,19 @@ func newRawWriter(nc net.Conn) rawWriter {
 	return w
 }
 
+// maxIovec bounds the buffers given to one writev (IOV_MAX is 1024).
+const maxIovec = 256
+
 func (w *unixWriter) writeFD(fd uintptr) bool {
 	w.n, w.err = 0, nil
-	for w.n < len(w.buf) {
-		n, err := syscall.Write(int(fd), w.buf[w.n:])
-		if err == syscall.EINTR {
+	total := 0
+	for _, b := range w.bufs {
+		total += len(b)
+	}
+	for w.n < total {
+		w.iov = unwritten(w.iov[:0], w.bufs, w.n)
+		n, err := unix.Writev(int(fd), w.iov)
+		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
@@ -48,18 +59,35 @@ func (w *unixWriter) writeFD(fd uintptr) bool {
 		}
 		w.n += n
 	}
+	clear(w.iov)
 	return true // never wait for writability here
 }
 
-// write writes as much of b as the socket takes now. A full socket is not
-// an error: n < len(b) and err == nil.
-func (w *unixWriter) write(b []byte) (int, error) {
+// unwritten appends to dst the parts of bufs after their first n bytes,
+// at most maxIovec of them.
+func unwritten(dst, bufs [][]byte, n int) [][]byte {
+	for _, b := range bufs {
+		switch {
+		case n >= len(b):
+			n -= len(b)
+		case len(dst) < maxIovec:
+			dst = append(dst, b[n:])
+			n = 0
+		}
+	}
+	return dst
+}
+
+// write writes as much of bufs, in order, as the socket takes now, with
+// one system call for all of them. A full socket is not an error: the
+// count is short and err == nil.
+func (w *unixWriter) write(bufs [][]byte) (int, error) {
 	if w == nil {
 		return 0, nil
 	}
-	w.buf = b
+	w.bufs = bufs
 	err := w.rc.Write(w.fn)
-	w.buf = nil
+	w.bufs = nil
 	if err != nil {
 		return 0, err
 	}

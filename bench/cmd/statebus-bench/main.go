@@ -47,6 +47,7 @@ type options struct {
 	runs      int
 	sz        sizes
 	out       string
+	binary    string // a statebus binary to measure instead of building the checkout
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -65,6 +66,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.sz.Window, "window", 8192, "credit window per receiver for peers that refuse or drop instead of blocking (0: none)")
 	fs.DurationVar(&o.sz.Stall, "stall", 10*time.Second, "give up on a cell after this long without progress")
 	fs.StringVar(&o.out, "out", "results.json", "JSON file for every figure")
+	fs.StringVar(&o.binary, "statebus", "", "measure this statebus binary instead of building the checkout (to compare two builds)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -129,10 +131,17 @@ func benchMain(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Fprintln(os.Stderr, "building statebus ...")
-	if e.statebus, err = buildStatebus(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	if o.binary != "" {
+		if e.statebus, err = filepath.Abs(o.binary); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	} else {
+		fmt.Fprintln(os.Stderr, "building statebus ...")
+		if e.statebus, err = buildStatebus(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 	if p, err := exec.LookPath("redis-server"); err == nil {
 		e.redis = p
@@ -140,6 +149,7 @@ func benchMain(args []string) int {
 	rep := &report{
 		Command: "statebus-bench " + strings.Join(args, " "),
 		Commit:  checkoutCommit(),
+		Binary:  o.binary,
 		Started: time.Now().UTC().Format(time.RFC3339),
 		CPUs:    runtime.NumCPU(), Runs: o.runs, Sizes: o.sz,
 		LoadBefore: loadAvg(), Workloads: o.workloads, Peers: o.peers,

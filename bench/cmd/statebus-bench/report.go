@@ -12,7 +12,8 @@ import (
 // report is everything one invocation measured; it is the JSON file.
 type report struct {
 	Command       string   `json:"command"`
-	Commit        string   `json:"statebus_commit"` // of the checkout the bus was built from
+	Commit        string   `json:"statebus_commit"`           // of the checkout the bus was built from
+	Binary        string   `json:"statebus_binary,omitempty"` // the binary measured instead, if -statebus was given
 	Started       string   `json:"started"`
 	Seconds       float64  `json:"seconds"`
 	CPUs          int      `json:"cpus"`
@@ -252,8 +253,12 @@ func f(v float64, format string) string {
 }
 
 func (r *report) print(w io.Writer) {
+	bus := r.Commit
+	if r.Binary != "" {
+		bus = "binary " + r.Binary
+	}
 	fmt.Fprintf(w, "\nstatebus-bench: %s\nstatebus %s; %d CPUs, %d run(s), medians; load %s -> %s; machine busy %.0f%%, steal %.1f%%\n",
-		r.Command, r.Commit, r.CPUs, r.Runs, r.LoadBefore, r.LoadAfter, 100*r.BusyFraction, 100*r.StealFraction)
+		r.Command, bus, r.CPUs, r.Runs, r.LoadBefore, r.LoadAfter, 100*r.BusyFraction, 100*r.StealFraction)
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(w, "\n## %s\n", wl)
 		switch wl {
