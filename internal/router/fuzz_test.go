@@ -26,6 +26,7 @@ func FuzzRouter(f *testing.F) {
 		}
 		accepted := map[uint64]int{} // request id -> requester
 		owners := map[string]int{}   // our model of ownership
+		var caches [4]RouteCache     // one per endpoint, as each reader keeps
 		ids := []string{"a", "b", "c", "d", "e", "f"}
 		for step, op := range ops {
 			e, kind, id := int(op>>6), int(op>>3)&7, ids[int(op)%len(ids)]
@@ -33,6 +34,7 @@ func FuzzRouter(f *testing.F) {
 			if !live[e] {
 				eps[e], live[e] = newSink(), true // a new connection in its place
 				ep = eps[e]
+				caches[e] = RouteCache{}
 			}
 			switch kind {
 			case 0, 1: // bind
@@ -51,14 +53,27 @@ func FuzzRouter(f *testing.F) {
 				if code == protocol.CodeNone && owners[id] == e {
 					delete(owners, id)
 				}
-			case 3: // send, as the endpoint's own id or an anonymous one
+			case 3: // send to id, as id itself or anonymously
 				src := "anon"
-				if o, ok := owners[id]; ok && o == e {
+				if step%2 == 1 {
 					src = id
 				}
-				_, code := r.Route(ep, []byte(src), []byte(id), ev(src, id))
-				if _, ok := owners[id]; ok != (code == protocol.CodeNone) {
-					t.Fatalf("step %d: send to %s (owned %v): %v", step, id, ok, code)
+				var code protocol.Code
+				if step%3 != 0 {
+					_, code = r.RouteCached(&caches[e], ep, []byte(src), []byte(id), ev(src, id))
+				} else {
+					_, code = r.Route(ep, []byte(src), []byte(id), ev(src, id))
+				}
+				o, owned := owners[id]
+				want := protocol.CodeNotConnected
+				switch {
+				case owned && src == id && o != e:
+					want = protocol.CodeNotOwner
+				case owned:
+					want = protocol.CodeNone
+				}
+				if code != want {
+					t.Fatalf("step %d: %d sends to %s as %s (owned %v by %d): %v, want %v", step, e, id, src, owned, o, code, want)
 				}
 			case 4:
 				r.Publish(ep, []byte("anon"), ev("anon", ""))

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statebus/statebus/internal/protocol"
@@ -85,17 +86,23 @@ type Router struct {
 	pending  map[uint64]*Pending
 	waiting  map[Endpoint]int // pending requests per requester
 	nextReq  uint64
+
+	// gen changes (under mu, written) whenever machines does: a
+	// RouteCache filled at one generation is valid while it lasts.
+	gen atomic.Uint64
 }
 
 // New returns an empty Router.
 func New(l Limits) *Router {
-	return &Router{
+	r := &Router{
 		limits:   l,
 		machines: make(map[string]*Machine),
 		owned:    make(map[Endpoint][]*Machine),
 		pending:  make(map[uint64]*Pending),
 		waiting:  make(map[Endpoint]int),
 	}
+	r.gen.Store(1) // an empty RouteCache (generation 0) never matches
+	return r
 }
 
 // SetLimits changes the limits; they apply to later calls.
@@ -129,6 +136,7 @@ func (r *Router) Bind(ep Endpoint, id []byte, token protocol.String, info Info) 
 	}
 	m := &Machine{ID: string(id), Token: protocol.AppendQuoted(nil, id), Owner: ep, info: info}
 	r.machines[m.ID] = m
+	r.gen.Add(1)
 	r.owned[ep] = append(r.owned[ep], m)
 	return m, protocol.CodeNone
 }
@@ -147,6 +155,7 @@ func (r *Router) Unbind(ep Endpoint, id []byte) protocol.Code {
 		return protocol.CodeNotOwner
 	}
 	delete(r.machines, m.ID)
+	r.gen.Add(1)
 	r.failPendingTo(m)
 	list := r.owned[ep]
 	for i, x := range list {
@@ -189,6 +198,7 @@ func (r *Router) Evict(id []byte) *Machine {
 		return nil
 	}
 	delete(r.machines, m.ID)
+	r.gen.Add(1)
 	r.failPendingTo(m)
 	list := r.owned[m.Owner]
 	for i, x := range list {
@@ -218,6 +228,9 @@ func (r *Router) Remove(ep Endpoint) []string {
 	for i, m := range list {
 		delete(r.machines, m.ID)
 		ids[i] = m.ID
+	}
+	if len(list) > 0 {
+		r.gen.Add(1)
 	}
 	var gone []*Pending
 	for id, p := range r.pending {
@@ -284,6 +297,43 @@ func (r *Router) Route(ep Endpoint, src, target []byte, ev *protocol.Event) (*Ma
 		return nil, protocol.CodeNotConnected
 	}
 	return m, deliverCode(m.Owner.Deliver(protocol.KindEvent, ev, m, 0, ep))
+}
+
+// A RouteCache remembers an endpoint's last route: its source's verdict
+// and its target's machine, for the Router generation they were looked up
+// at. A stream of events from one source to one target then skips the
+// Router's lock and both lookups for as long as no machine is bound or
+// released anywhere, and routes exactly as Route would. The zero value is
+// empty. A RouteCache is not safe for concurrent use: each endpoint's
+// reader keeps its own.
+type RouteCache struct {
+	gen    uint64
+	srcNil bool
+	src    []byte
+	target []byte
+	m      *Machine
+	code   protocol.Code
+}
+
+// RouteCached is Route, with c remembering the lookups.
+func (r *Router) RouteCached(c *RouteCache, ep Endpoint, src, target []byte, ev *protocol.Event) (*Machine, protocol.Code) {
+	if c.gen != r.gen.Load() || c.srcNil != (src == nil) || string(c.src) != string(src) || string(c.target) != string(target) {
+		r.mu.RLock()
+		c.gen = r.gen.Load()
+		c.code = r.checkSource(ep, src)
+		c.m = r.machines[string(target)]
+		r.mu.RUnlock()
+		c.srcNil = src == nil
+		c.src = append(c.src[:0], src...)
+		c.target = append(c.target[:0], target...)
+	}
+	if c.code != protocol.CodeNone {
+		return nil, c.code
+	}
+	if c.m == nil {
+		return nil, protocol.CodeNotConnected
+	}
+	return c.m, deliverCode(c.m.Owner.Deliver(protocol.KindEvent, ev, c.m, 0, ep))
 }
 
 func deliverCode(err error) protocol.Code {

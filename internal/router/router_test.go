@@ -329,3 +329,70 @@ func TestUnbindFailsRequestsToTheID(t *testing.T) {
 	}
 	check(t, r)
 }
+
+// TestRouteCache checks that a cached route never outlives a change of
+// ownership anywhere: bind, unbind, evict, remove, and a rebind by another
+// endpoint.
+func TestRouteCache(t *testing.T) {
+	r := New(Limits{})
+	a, b, c := newSink(), newSink(), newSink()
+	var cache RouteCache
+	send := func(src, target string, want protocol.Code) *Machine {
+		t.Helper()
+		m, code := r.RouteCached(&cache, a, []byte(src), []byte(target), ev(src, target))
+		if code != want {
+			t.Fatalf("%s -> %s: %v, want %v", src, target, code, want)
+		}
+		if _, direct := r.Route(a, []byte(src), []byte(target), ev(src, target)); direct != code {
+			t.Fatalf("%s -> %s: cached %v, Route %v", src, target, code, direct)
+		}
+		return m
+	}
+	bind := func(ep Endpoint, id string) {
+		t.Helper()
+		if _, code := r.Bind(ep, []byte(id), protocol.AppendQuoted(nil, id), Info{}); code != protocol.CodeNone {
+			t.Fatal(code)
+		}
+	}
+	send("a", "b", protocol.CodeNotConnected)
+	bind(b, "b")
+	send("a", "b", protocol.CodeNone)
+	send("a", "b", protocol.CodeNone) // from the cache
+	r.Unbind(b, []byte("b"))
+	send("a", "b", protocol.CodeNotConnected)
+	bind(c, "b")
+	if m := send("a", "b", protocol.CodeNone); m.Owner != c {
+		t.Fatalf("routed to %v, want the new owner", m.Owner)
+	}
+	r.Evict([]byte("b"))
+	send("a", "b", protocol.CodeNotConnected)
+	bind(b, "b")
+	send("a", "b", protocol.CodeNone)
+	r.Remove(b)
+	send("a", "b", protocol.CodeNotConnected)
+	bind(c, "a") // the source now belongs to someone else
+	bind(b, "b")
+	send("a", "b", protocol.CodeNotOwner)
+	r.Unbind(c, []byte("a"))
+	send("a", "b", protocol.CodeNone)
+	send("x", "b", protocol.CodeNone) // another source: looked up again
+	if n := len(b.events); n != 10 {
+		t.Errorf("b got %d events, want 10 (five successful sends to it, each twice: cached and direct)", n)
+	}
+}
+
+func BenchmarkRouteCached(b *testing.B) {
+	r := New(Limits{})
+	src, dst := newSink(), &countSink{}
+	r.Bind(src, []byte("src"), protocol.String(`"src"`), Info{})
+	r.Bind(dst, []byte("dst"), protocol.String(`"dst"`), Info{})
+	e := ev("src", "dst")
+	s, d := []byte("src"), []byte("dst")
+	var cache RouteCache
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, code := r.RouteCached(&cache, src, s, d, e); code != protocol.CodeNone {
+			b.Fatal(code)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type conn struct {
 	reg   protocol.Registration
 	ans   protocol.Answer
 	dirty []*conn // connections delivered to in this batch, to flush at its end
+	route router.RouteCache
 
 	watched  bool // the parker's epoll knows the socket (reader or parker only)
 	deadline bool // an idle read deadline is set (reader goroutine only)
@@ -185,6 +186,7 @@ func (c *conn) readLoop() (eof, parked bool) {
 			if c.rd.Buffered() == 0 {
 				c.rd.Release()
 				c.dec = nil
+				c.route = router.RouteCache{}
 				if c.srv.parker.park(c) {
 					return false, true
 				}

@@ -146,7 +146,7 @@ func (c *conn) sendEvent() {
 	if sample {
 		t0 = time.Now() // one event in 64: time the routing
 	}
-	m, code := c.srv.router.Route(c, src, tgt, &c.ev)
+	m, code := c.srv.router.RouteCached(&c.route, c, src, tgt, &c.ev)
 	token := c.ev.Target
 	if m != nil {
 		token = m.Token
