@@ -25,7 +25,7 @@ type Decoder struct {
 	str  []uint64 // per 8 bytes of line, the high bit of each byte that may become any plain string byte
 	dig  []uint64 // per 8 bytes of line, the high bit of each byte that may become any digit
 	req  Request  // its decoding, without the slices; see spans
-	span [memoFields]struct{ off, n int32 }
+	span [memoFields]span // where fields() are in line, in that order
 
 	hits   uint64 // lines decoded by comparison
 	streak int    // lines scanned in full since the last hit
@@ -37,11 +37,10 @@ func (d *Decoder) Decode(r *Request, line []byte) error {
 		d.hits++
 		d.streak = 0
 		*r = d.req
-		for i, f := range r.fields() {
-			if sp := d.span[i]; sp.off >= 0 {
-				*f = line[sp.off : sp.off+sp.n]
-			}
-		}
+		sp := &d.span
+		r.ID, r.Payload, r.Token = at(line, sp[0]), at(line, sp[1]), at(line, sp[2])
+		r.ev.Source, r.ev.Target, r.ev.Name = at(line, sp[3]), at(line, sp[4]), at(line, sp[5])
+		r.ev.Payload, r.ev.Timestamp = at(line, sp[6]), at(line, sp[7])
 		return nil
 	}
 	err := r.Decode(line)
@@ -57,6 +56,17 @@ func (d *Decoder) Decode(r *Request, line []byte) error {
 	}
 	return err
 }
+
+// at returns the part of line a remembered span covers, nil for none.
+func at(line []byte, sp span) []byte {
+	if sp.off < 0 {
+		return nil
+	}
+	return line[sp.off : sp.off+sp.n]
+}
+
+// span is where a field of the remembered line is: off < 0 for none.
+type span struct{ off, n int32 }
 
 // Release forgets the remembered line and its memory, for a connection
 // going idle.
@@ -169,23 +179,27 @@ func markChangeable(b []byte, str, dig []uint64) {
 }
 
 // same reports whether line (as long as d.line) differs from d.line only
-// in bytes that may change, each to a byte of its kind. Equal 32-byte
-// blocks, the common case, are skipped with one vectorised comparison each.
+// in bytes that may change, each to a byte of its kind. It compares 32
+// bytes at a time and looks closer only at blocks that differ.
 func (d *Decoder) same(line []byte) bool {
 	a, b := line, d.line[:len(line)]
 	w := 0
-	for len(a) >= 32 {
-		if string(a[:32]) != string(b[:32]) {
-			for k := 0; k < 32; k += 8 {
-				x, y := binary.LittleEndian.Uint64(a[k:]), binary.LittleEndian.Uint64(b[k:])
-				if x != y && !d.sameWord(w+k/8, x, y) {
-					return false
-				}
+	for len(a) >= 32 && len(b) >= 32 {
+		x0, y0 := binary.LittleEndian.Uint64(a[0:8]), binary.LittleEndian.Uint64(b[0:8])
+		x1, y1 := binary.LittleEndian.Uint64(a[8:16]), binary.LittleEndian.Uint64(b[8:16])
+		x2, y2 := binary.LittleEndian.Uint64(a[16:24]), binary.LittleEndian.Uint64(b[16:24])
+		x3, y3 := binary.LittleEndian.Uint64(a[24:32]), binary.LittleEndian.Uint64(b[24:32])
+		if (x0^y0)|(x1^y1)|(x2^y2)|(x3^y3) != 0 {
+			if x0 != y0 && !d.sameWord(w, x0, y0) ||
+				x1 != y1 && !d.sameWord(w+1, x1, y1) ||
+				x2 != y2 && !d.sameWord(w+2, x2, y2) ||
+				x3 != y3 && !d.sameWord(w+3, x3, y3) {
+				return false
 			}
 		}
 		a, b, w = a[32:], b[32:], w+4
 	}
-	for len(a) >= 8 {
+	for len(a) >= 8 && len(b) >= 8 {
 		x, y := binary.LittleEndian.Uint64(a), binary.LittleEndian.Uint64(b)
 		if x != y && !d.sameWord(w, x, y) {
 			return false
