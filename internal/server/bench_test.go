@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,13 +74,35 @@ func BenchmarkPingPong(b *testing.B) {
 }
 
 // BenchmarkOneWay measures pipelined throughput from one sender to one
-// receiver, with every event acknowledged.
+// receiver, with every event acknowledged: with lines of one shape (what a
+// client usually sends: the bus decodes them by comparison with the last
+// one, see protocol.Decoder) and with every line shaped differently from
+// the one before (event names of eight lengths in turn: every line is
+// scanned in full).
 func BenchmarkOneWay(b *testing.B) {
+	b.Run("same-shape", func(b *testing.B) {
+		oneWay(b, [][]byte{eventLine("src", "dst")})
+	})
+	b.Run("every-line-different", func(b *testing.B) {
+		var lines [][]byte
+		for n := 1; n <= 8; n++ {
+			name := strings.Repeat("T", n)
+			lines = append(lines, bytes.Replace(eventLine("src", "dst"), []byte(`"TICK"`), []byte(`"`+name+`"`), 1))
+		}
+		oneWay(b, lines)
+	})
+}
+
+func oneWay(b *testing.B, lines [][]byte) {
 	bus := startBus(b, server.Config{MaxQueueBytes: 64 << 20})
 	a, c := benchDial(b, bus, "src"), benchDial(b, bus, "dst")
-	line := eventLine("src", "dst")
 	const batch = 64
-	buf := bytes.Repeat(line, batch)
+	var buf []byte
+	var ends []int // where each line of buf ends
+	for i := range batch {
+		buf = append(buf, lines[i%len(lines)]...)
+		ends = append(ends, len(buf))
+	}
 	acks := make(chan struct{})
 	go func() {
 		defer close(acks)
@@ -95,12 +118,12 @@ func BenchmarkOneWay(b *testing.B) {
 		}
 	}()
 	b.ReportAllocs()
-	b.SetBytes(int64(len(line)))
+	b.SetBytes(int64(len(buf) / batch))
 	b.ResetTimer()
 	start := time.Now()
 	for sent := 0; sent < b.N; sent += batch {
 		n := min(batch, b.N-sent)
-		a.nc.Write(buf[:n*len(line)])
+		a.nc.Write(buf[:ends[n-1]])
 	}
 	<-recv
 	<-acks
