@@ -21,10 +21,10 @@ const memoMax = 1024
 //
 // The zero value is ready to use. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	line []byte   // the remembered line (a copy); nil if none
-	str  []uint64 // per 8 bytes of line, the high bit of each byte that may become any plain string byte
-	dig  []uint64 // per 8 bytes of line, the high bit of each byte that may become any digit
-	req  Request  // its decoding, without the slices; see spans
+	line []byte           // the remembered line (a copy); nil if none
+	str  []uint64         // per 8 bytes of line, the high bit of each byte that may become any plain string byte
+	dig  []uint64         // per 8 bytes of line, the high bit of each byte that may become any digit
+	req  Request          // its decoding, without the slices; see spans
 	span [memoFields]span // where fields() are in line, in that order
 
 	hits   uint64 // lines decoded by comparison

@@ -1,7 +1,6 @@
 package protocol
 
 import (
-	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
@@ -92,11 +91,22 @@ func skipStr(b []byte, i int, plain bool) (end int, escaped, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false, false
 	}
-	j := bytes.IndexByte(b[i+1:], '"')
-	if j < 0 {
-		return len(b), false, false
+	// Eight bytes at a time: most strings end within the first word,
+	// which a call to bytes.IndexByte would cost more to set up.
+	for j := i + 1; ; j += 8 {
+		if j+8 > len(b) {
+			for ; j < len(b); j++ {
+				if b[j] == '"' {
+					return j + 1, false, true
+				}
+			}
+			return len(b), false, false
+		}
+		q := binary.LittleEndian.Uint64(b[j:]) ^ (ones * '"')
+		if m := (q - ones) &^ q & highs; m != 0 {
+			return j + bits.TrailingZeros64(m)>>3 + 1, false, true
+		}
 	}
-	return i + j + 2, false, true
 }
 
 // isPlain reports whether b holds no backslash, no control character and
