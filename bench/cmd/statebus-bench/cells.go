@@ -20,6 +20,7 @@ type sizes struct {
 	Pairs      int           `json:"pairs"`
 	Idle       int           `json:"idle_connections"`
 	Window     int           `json:"window"` // credit window per receiver, in events
+	Shapes     int           `json:"shapes"` // line shapes each sender takes in turn
 	Stall      time.Duration `json:"stall_ns"`
 }
 
@@ -261,7 +262,7 @@ func (r *runner) stream(c *cell, b *broker, dir string, senders, receivers int) 
 	for i := range senders {
 		j := i % receivers
 		sends = append(sends, spec{Role: "send", Peer: b.peer, Addr: recvs[j].Addr, Index: i, Target: j,
-			Count: per, Window: recvs[j].Window, Credit: recvs[j].Credit})
+			Count: per, Window: recvs[j].Window, Credit: recvs[j].Credit, Shapes: r.sz.Shapes})
 	}
 	ws, err := r.launch(recvs, sends)
 	if err != nil {

@@ -11,6 +11,27 @@ import (
 	"testing/iotest"
 )
 
+// TestShapes checks that shaped lines are all 240 bytes, valid, each
+// shaped unlike the one before (the event name moves the payload), and
+// carry their sequence number.
+func TestShapes(t *testing.T) {
+	tm := newShapedTemplate(senderName(1), receiverName(2), 1, 8)
+	names := map[string]bool{}
+	for seq := uint64(0); seq < 16; seq++ {
+		tm.set(seq)
+		if len(tm.line) != lineSize || !json.Valid(tm.line[:len(tm.line)-1]) || !json.Valid(tm.payload) {
+			t.Fatalf("seq %d: %d bytes: %q", seq, len(tm.line), tm.line)
+		}
+		if src, got, ok := parseID(tm.line); !ok || src != 1 || got != seq {
+			t.Fatalf("seq %d: parseID = %d, %d, %v", seq, src, got, ok)
+		}
+		names[tm.name] = true
+	}
+	if len(names) != 8 {
+		t.Fatalf("%d event names, want 8", len(names))
+	}
+}
+
 func TestTemplateIsA240ByteSendEventWithA100BytePayload(t *testing.T) {
 	tm := newTemplate(senderName(7), receiverName(3), 7)
 	if len(tm.line) != lineSize || tm.line[len(tm.line)-1] != '\n' {

@@ -26,15 +26,20 @@ type template struct {
 	payload []byte // the event's Payload JSON inside line
 	name    string // the EventName
 	seqOff  int    // offset of the sequence digits in line
+
+	// shapes, when set, are lines of the same length with event names of
+	// different lengths (and payloads shorter by as much): set takes them
+	// in turn, so no line is shaped like the one before.
+	shapes []*template
 }
 
 // machineName is the statebus machine id, Redis channel or NATS subject of
 // a sender ("s007") or receiver ("r003").
 func machineName(prefix byte, i int) string { return fmt.Sprintf("%c%03d", prefix, i) }
 
-func makePayload(src int) []byte {
+func makePayload(src, size int) []byte {
 	p := fmt.Appendf(nil, `{"id":"%0*d-%0*d","pad":"`, srcDigits, src, seqDigits, 0)
-	for len(p) < payloadSize-2 {
+	for len(p) < size-2 {
 		p = append(p, 'x')
 	}
 	return append(p, '"', '}')
@@ -42,7 +47,24 @@ func makePayload(src int) []byte {
 
 // newTemplate builds the line from source to target for sender index src.
 func newTemplate(source, target string, src int) *template {
-	payload := makePayload(src)
+	return newShape(source, target, src, 0)
+}
+
+// newShapedTemplate is newTemplate with n shapes in turn (see template).
+func newShapedTemplate(source, target string, src, n int) *template {
+	t := newTemplate(source, target, src)
+	if n > 1 {
+		for k := range n {
+			t.shapes = append(t.shapes, newShape(source, target, src, k))
+		}
+	}
+	return t
+}
+
+// newShape builds the line with a payload k bytes shorter than
+// payloadSize and the event name k bytes longer.
+func newShape(source, target string, src, k int) *template {
+	payload := makePayload(src, payloadSize-k)
 	build := func(name string) []byte {
 		var b []byte
 		b = fmt.Appendf(b, `{"Type":2,"Payload":{"SourceMachineId":%q,"TargetMachineId":%q,"EventName":%q,"Payload":`, source, target, name)
@@ -57,11 +79,16 @@ func newTemplate(source, target string, src int) *template {
 	line := build(name)
 	off := bytes.Index(line, []byte(idKey)) + len(idKey) + srcDigits + 1
 	pStart := bytes.LastIndex(line[:off], []byte(`{"id"`))
-	return &template{line: line, payload: line[pStart : pStart+payloadSize], name: name, seqOff: off}
+	return &template{line: line, payload: line[pStart : pStart+len(payload)], name: name, seqOff: off}
 }
 
-// set stamps seq into the template.
+// set stamps seq into the template (switching to the next shape first if
+// it has several).
 func (t *template) set(seq uint64) {
+	if len(t.shapes) > 0 {
+		v := t.shapes[seq%uint64(len(t.shapes))]
+		t.line, t.payload, t.name, t.seqOff = v.line, v.payload, v.name, v.seqOff
+	}
 	d := t.line[t.seqOff : t.seqOff+seqDigits]
 	for i := seqDigits - 1; i >= 0; i-- {
 		d[i] = byte('0' + seq%10)

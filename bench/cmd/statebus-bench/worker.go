@@ -27,6 +27,7 @@ type spec struct {
 	Count   int           `json:"count"`             // messages per sender, or timed round trips
 	Warmup  int           `json:"warmup,omitempty"`
 	Window  int           `json:"window,omitempty"` // credit window in messages; 0: none
+	Shapes  int           `json:"shapes,omitempty"` // send: line shapes in turn (see template)
 	Credit  string        `json:"credit,omitempty"` // the receiver's credit socket
 	Idle    int           `json:"idle,omitempty"`   // idle: connections to open
 	Stall   time.Duration `json:"stall"`            // give up after this long without progress
@@ -54,7 +55,7 @@ func relayKey(src, dst int) string { return fmt.Sprintf("%s-%s", senderName(src)
 // openLink connects self to the peer; messages it sends go to target
 // and are stamped with sender index src.
 func openLink(ctx context.Context, sp *spec, self, target string, src int, sendOnly bool) (link, error) {
-	t := newTemplate(self, target, src)
+	t := newShapedTemplate(self, target, src, sp.Shapes)
 	switch sp.Peer {
 	case "statebus":
 		return dialStatebus(ctx, sp.Addr, self, t, sendOnly)
