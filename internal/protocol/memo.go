@@ -6,55 +6,93 @@ import "encoding/binary"
 const memoMax = 1024
 
 // Decoder decodes request lines as Request.Decode does, and remembers the
-// shape of the last event line (SendEvent, Publish, Request) it decoded in
-// full. A client's stream of events mostly repeats one shape: the same
-// keys and machine ids, with payload values and timestamps that change in
-// place. A line of the same length that differs from the remembered one
-// only inside string values, by plain ASCII (no quote, backslash, control
-// character or non-ASCII byte, in a line that had none either), or only in
-// the digits of numbers (not the first digit of an integer part), is
-// valid JSON of exactly the same structure: its fields sit at the same
-// offsets and mean the same, so Decode compares it with the remembered
-// line, eight bytes at a time, instead of scanning it. Member names, the
-// Type and TimeoutMs never count as changeable. Anything else is scanned in
-// full, and the result is the same either way.
+// shapes of the last few event lines (SendEvent, Publish, Request) it
+// decoded in full. A client's stream of events mostly repeats a few shapes:
+// the same keys, machine ids and event names, with payload values and
+// timestamps that change in place. A line of the same length as a
+// remembered one that differs from it only inside string values, by plain
+// ASCII (no quote, backslash, control character or non-ASCII byte, in a
+// line that had none either), or only in the digits of numbers (not the
+// first digit of an integer part), is valid JSON of exactly the same
+// structure: its fields sit at the same offsets and mean the same, so
+// Decode compares it with the remembered line, eight bytes at a time,
+// instead of scanning it. Member names, the Type and TimeoutMs never count
+// as changeable. Anything else is scanned in full, and the result is the
+// same either way.
 //
 // The zero value is ready to use. A Decoder is not safe for concurrent use.
 type Decoder struct {
-	line []byte           // the remembered line (a copy); nil if none
-	str  []uint64         // per 8 bytes of line, the high bit of each byte that may become any plain string byte
-	dig  []uint64         // per 8 bytes of line, the high bit of each byte that may become any digit
-	req  Request          // its decoding, without the slices; see spans
-	span [memoFields]span // where fields() are in line, in that order
-
+	shapes [memoShapes]*shape
+	clock  uint64 // counts lines, to find the least recently used shape
 	hits   uint64 // lines decoded by comparison
 	streak int    // lines scanned in full since the last hit
 }
 
+// memoShapes is how many shapes a Decoder remembers.
+const memoShapes = 8
+
+// shape is one remembered line.
+type shape struct {
+	line []byte           // a copy of the line
+	str  []uint64         // per 8 bytes of line, the high bit of each byte that may become any plain string byte
+	dig  []uint64         // per 8 bytes of line, the high bit of each byte that may become any digit
+	req  Request          // its decoding, without the slices; see span
+	span [memoFields]span // where fields() are in line, in that order
+	used uint64           // Decoder.clock when it last matched
+}
+
 // Decode decodes line into r; see Request.Decode.
 func (d *Decoder) Decode(r *Request, line []byte) error {
-	if d.line != nil && len(line) == len(d.line) && d.same(line) {
-		d.hits++
-		d.streak = 0
-		*r = d.req
-		sp := &d.span
-		r.ID, r.Payload, r.Token = at(line, sp[0]), at(line, sp[1]), at(line, sp[2])
-		r.ev.Source, r.ev.Target, r.ev.Name = at(line, sp[3]), at(line, sp[4]), at(line, sp[5])
-		r.ev.Payload, r.ev.Timestamp = at(line, sp[6]), at(line, sp[7])
-		return nil
+	d.clock++
+	for _, sh := range d.shapes {
+		if sh != nil && len(line) == len(sh.line) && sh.same(line) {
+			d.hits++
+			d.streak = 0
+			sh.used = d.clock
+			*r = sh.req
+			sp := &sh.span
+			r.ID, r.Payload, r.Token = at(line, sp[0]), at(line, sp[1]), at(line, sp[2])
+			r.ev.Source, r.ev.Target, r.ev.Name = at(line, sp[3]), at(line, sp[4]), at(line, sp[5])
+			r.ev.Payload, r.ev.Timestamp = at(line, sp[6]), at(line, sp[7])
+			return nil
+		}
 	}
 	err := r.Decode(line)
 	if err == nil && memoable(r, line) {
-		// Replace the remembered shape at once if it was of use, else only
-		// after a run of misses, so that a client alternating between
-		// shapes does not pay for remembering every line.
-		if d.line == nil || d.streak >= 8 || d.streak == 0 && d.hits > 0 {
-			d.remember(r, line)
+		// Take a free slot at once, else replace the least recently used
+		// shape only after a run of misses, so that a client cycling
+		// through more shapes than fit does not pay for remembering every
+		// line.
+		slot, free := d.victim()
+		if free || d.streak >= memoShapes {
+			if d.shapes[slot] == nil {
+				d.shapes[slot] = new(shape)
+			}
+			if d.shapes[slot].remember(r, line) {
+				d.shapes[slot].used = d.clock
+				d.streak = 0
+			} else {
+				d.shapes[slot] = nil
+			}
 		} else {
 			d.streak++
 		}
 	}
 	return err
+}
+
+// victim returns the slot to remember a new shape in: a free one, or the
+// least recently used.
+func (d *Decoder) victim() (slot int, free bool) {
+	for i, sh := range d.shapes {
+		if sh == nil {
+			return i, true
+		}
+		if sh.used < d.shapes[slot].used {
+			slot = i
+		}
+	}
+	return slot, false
 }
 
 // at returns the part of line a remembered span covers, nil for none.
@@ -94,8 +132,9 @@ func (r *Request) fields() [memoFields]*[]byte {
 	}
 }
 
-// remember makes line, just decoded into r, the shape to compare with.
-func (d *Decoder) remember(r *Request, line []byte) {
+// remember makes line, just decoded into r, the shape to compare with. It
+// reports false if r's slices were not cut from line.
+func (d *shape) remember(r *Request, line []byte) bool {
 	// Offsets of r's slices: each was cut from line without a cap limit,
 	// so its offset is what it lacks of line's capacity.
 	for i, f := range r.fields() {
@@ -106,8 +145,7 @@ func (d *Decoder) remember(r *Request, line []byte) {
 		}
 		off := cap(line) - cap(s)
 		if off < 0 || off+len(s) > len(line) {
-			d.line = nil // not cut from line: do not remember
-			return
+			return false
 		}
 		d.span[i].off, d.span[i].n = int32(off), int32(len(s))
 	}
@@ -134,8 +172,7 @@ func (d *Decoder) remember(r *Request, line []byte) {
 			}
 		}
 	}
-	d.streak = 0
-	d.hits = 0
+	return true
 }
 
 // markChangeable sets, in str and dig, the bytes of a valid plain line that
@@ -181,7 +218,7 @@ func markChangeable(b []byte, str, dig []uint64) {
 // same reports whether line (as long as d.line) differs from d.line only
 // in bytes that may change, each to a byte of its kind. It compares 32
 // bytes at a time and looks closer only at blocks that differ.
-func (d *Decoder) same(line []byte) bool {
+func (d *shape) same(line []byte) bool {
 	a, b := line, d.line[:len(line)]
 	w := 0
 	for len(a) >= 32 && len(b) >= 32 {
@@ -220,7 +257,7 @@ func (d *Decoder) same(line []byte) bool {
 }
 
 // sameWord checks one differing word: x new, y remembered.
-func (d *Decoder) sameWord(w int, x, y uint64) bool {
+func (d *shape) sameWord(w int, x, y uint64) bool {
 	diff := nonzeroBytes(x ^ y)
 	s, g := d.str[w], d.dig[w]
 	return diff&^(s|g) == 0 && diff&s&specialBytes(x) == 0 && diff&g&^digitBytes(x) == 0

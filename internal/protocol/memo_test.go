@@ -170,3 +170,22 @@ func BenchmarkDecoderHit(b *testing.B) {
 		b.Fatalf("%d hits in %d", d.hits, n)
 	}
 }
+
+// TestDecoderShapes cycles through several shapes (event names of
+// different lengths): as many as a Decoder remembers all hit after the
+// first round; more than that never break a decoding.
+func TestDecoderShapes(t *testing.T) {
+	cycle := func(shapes, n int) [][]byte {
+		var lines [][]byte
+		for i := range n {
+			name := bytes.Repeat([]byte("N"), 1+i%shapes)
+			l := bytes.Replace(plainLine, []byte("TICK______"), name, 1)
+			lines = append(lines, bytes.Replace(l, []byte("000-000000012345"), fmt.Appendf(nil, "000-%012d", i), 1))
+		}
+		return lines
+	}
+	if d := checkDecoder(t, cycle(memoShapes, 200)...); d.hits != 200-memoShapes {
+		t.Errorf("%d shapes in turn: %d hits of 200, want %d", memoShapes, d.hits, 200-memoShapes)
+	}
+	checkDecoder(t, cycle(3*memoShapes+1, 500)...)
+}
