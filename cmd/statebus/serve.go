@@ -211,14 +211,8 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "statebus listening on %s\n", path)
-	log.Info("InterProcess Message Bus Service started successfully", "maxConnections", cfg.MaxConnections)
-	service.NotifyReady()
-	service.NotifyStatus("listening on " + path)
-	if ready != nil {
-		ready()
-	}
-
+	// Watch the configuration before saying we are ready, so that an
+	// edit made as soon as the bus answers is not missed.
 	monitor := metrics.NewMonitor(logging.For(root, logging.CategoryHealth), monitorConfig(cfg), srv.Health)
 	mctx, stopMonitor := context.WithCancel(ctx)
 	defer stopMonitor()
@@ -229,6 +223,14 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 	})
 	if err != nil {
 		log.Warn("Configuration files are not watched; edits need a restart", "err", err)
+	}
+
+	fmt.Fprintf(stdout, "statebus listening on %s\n", path)
+	log.Info("InterProcess Message Bus Service started successfully", "maxConnections", cfg.MaxConnections)
+	service.NotifyReady()
+	service.NotifyStatus("listening on " + path)
+	if ready != nil {
+		ready()
 	}
 
 	var runErr error
