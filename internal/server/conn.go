@@ -35,7 +35,7 @@ type conn struct {
 	raw rawWriter // non-blocking writes; nil where unsupported
 
 	// Reader-goroutine state, reused for every line.
-	dec   *protocol.Decoder // remembers the last event line's shape; nil while parked
+	dec   *protocol.Decoder // remembers the shapes of recent event lines; nil while parked
 	req   protocol.Request
 	ev    protocol.Event
 	reg   protocol.Registration
