@@ -24,8 +24,10 @@ const memoMax = 1024
 type Decoder struct {
 	shapes [memoShapes]*shape
 	clock  uint64 // counts lines, to find the least recently used shape
+	last   int    // the slot that last matched or was filled
+	dry    int    // lines since the last match
 	hits   uint64 // lines decoded by comparison
-	streak int    // lines scanned in full since the last hit
+	streak int    // lines scanned in full since a shape was last remembered
 }
 
 // memoShapes is how many shapes a Decoder remembers.
@@ -44,10 +46,20 @@ type shape struct {
 // Decode decodes line into r; see Request.Decode.
 func (d *Decoder) Decode(r *Request, line []byte) error {
 	d.clock++
-	for _, sh := range d.shapes {
+	shapes := d.shapes[:]
+	if d.dry >= 2*memoShapes {
+		// Nothing has matched for a while (more shapes in turn than are
+		// remembered, or none repeating): try only the latest shape, so
+		// that the misses do not each cost several comparisons.
+		shapes = d.shapes[d.last : d.last+1]
+	}
+	for i, sh := range shapes {
 		if sh != nil && len(line) == len(sh.line) && sh.same(line) {
 			d.hits++
-			d.streak = 0
+			d.dry = 0
+			if len(shapes) > 1 {
+				d.last = i
+			}
 			sh.used = d.clock
 			*r = sh.req
 			sp := &sh.span
@@ -57,12 +69,14 @@ func (d *Decoder) Decode(r *Request, line []byte) error {
 			return nil
 		}
 	}
+	d.dry++
 	err := r.Decode(line)
 	if err == nil && memoable(r, line) {
 		// Take a free slot at once, else replace the least recently used
-		// shape only after a run of misses, so that a client cycling
-		// through more shapes than fit does not pay for remembering every
-		// line.
+		// shape at most once every memoShapes full scans, so that a client
+		// cycling through more shapes than fit does not pay for
+		// remembering every line, while a new shape that keeps coming
+		// back still gets in.
 		slot, free := d.victim()
 		if free || d.streak >= memoShapes {
 			if d.shapes[slot] == nil {
@@ -71,6 +85,7 @@ func (d *Decoder) Decode(r *Request, line []byte) error {
 			if d.shapes[slot].remember(r, line) {
 				d.shapes[slot].used = d.clock
 				d.streak = 0
+				d.last = slot
 			} else {
 				d.shapes[slot] = nil
 			}

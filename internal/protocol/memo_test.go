@@ -187,5 +187,19 @@ func TestDecoderShapes(t *testing.T) {
 	if d := checkDecoder(t, cycle(memoShapes, 200)...); d.hits != 200-memoShapes {
 		t.Errorf("%d shapes in turn: %d hits of 200, want %d", memoShapes, d.hits, 200-memoShapes)
 	}
-	checkDecoder(t, cycle(3*memoShapes+1, 500)...)
+	// More shapes than fit, then back to two: the Decoder recovers.
+	d := checkDecoder(t, cycle(3*memoShapes+1, 500)...)
+	var before uint64
+	for i, l := range cycle(2, 100) {
+		if i == 50 {
+			before = d.hits
+		}
+		var r Request
+		if err := d.Decode(&r, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.hits - before; n != 50 {
+		t.Errorf("two shapes after many: %d hits in the last 50 lines, want all", n)
+	}
 }
