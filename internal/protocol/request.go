@@ -51,10 +51,11 @@ func (r *Request) scanPayload(b []byte, plain bool) (int, bool) {
 	}
 	r.timeout = nil
 	for in.next() {
-		if err := r.ev.member(&in); err != nil && r.evErr == nil {
+		key := eventKey(in.name())
+		if err := r.ev.member(key, in.val); err != nil && r.evErr == nil {
 			r.evErr = err
 		}
-		if eventKey(in.name()) == keyTimeout {
+		if key == keyTimeout {
 			r.timeout = in.val
 		}
 	}
@@ -213,7 +214,7 @@ func (e *Event) Decode(payload []byte, needTarget bool) error {
 	}
 	var err error
 	for it.next() && err == nil {
-		err = e.member(&it)
+		err = e.member(eventKey(it.name()), it.val)
 	}
 	switch {
 	case err != nil:
@@ -224,24 +225,25 @@ func (e *Event) Decode(payload []byte, needTarget bool) error {
 	return e.check(needTarget)
 }
 
-// member records the iterator's current member if it is an event field.
-func (e *Event) member(it *objectIter) (err error) {
-	switch eventKey(it.name()) {
+// member records the member with the given key (see eventKey) and raw
+// value if it is an event field.
+func (e *Event) member(key int, val []byte) (err error) {
+	switch key {
 	case keySource:
-		e.Source, err = stringField(it.val, "SourceMachineId")
+		e.Source, err = stringField(val, "SourceMachineId")
 	case keyTarget:
-		e.Target, err = stringField(it.val, "TargetMachineId")
+		e.Target, err = stringField(val, "TargetMachineId")
 	case keyEventName:
-		e.Name, err = stringField(it.val, "EventName")
+		e.Name, err = stringField(val, "EventName")
 	case keyEventPayload:
-		e.Payload = it.val
+		e.Payload = val
 	case keyTimestamp:
-		e.Timestamp, err = stringField(it.val, "Timestamp")
+		e.Timestamp, err = stringField(val, "Timestamp")
 	case keyTimeout:
-		if isNull(it.val) {
+		if isNull(val) {
 			break
 		}
-		n, ok := parseInt32(it.val)
+		n, ok := parseInt32(val)
 		if !ok || n <= 0 {
 			err = invalidPayload("TimeoutMs must be a positive integer")
 		}
