@@ -27,6 +27,7 @@ const (
 	CodeUnauthorized            // unauthorized: the connection is not allowed to do this (fatal at accept)
 	CodeRateLimited             // rate_limited: the connection sends events faster than allowed
 	CodeBridgeDown              // bridge_down: the target may be on another host, but the link to them is down
+	CodeInternal                // internal_error: the bus failed to build its reply (a bug; the connection stays open)
 )
 
 var codeNames = [...]string{
@@ -50,6 +51,7 @@ var codeNames = [...]string{
 	CodeUnauthorized:       "unauthorized",
 	CodeRateLimited:        "rate_limited",
 	CodeBridgeDown:         "bridge_down",
+	CodeInternal:           "internal_error",
 }
 
 // String returns the code's wire name.
@@ -108,7 +110,44 @@ const (
 	TextUnauthorized   = "Unauthorized: Register with a valid Token first"
 	TextRateLimited    = "Rate limit exceeded: events per second on this connection: "
 	TextBridgeDown     = "Bridge to other hosts is down; cannot reach: "
+	TextTooManyMachine = "Too many machine ids on this connection; cannot add: "
+	TextTooManyPending = "Too many pending requests on this connection; cannot send to: "
+	TextNeedsID        = "Request needs an Id to match its reply"
+	TextAccessDenied   = "Access denied: "
+	TextWrongToken     = "Unauthorized: missing or wrong Token"
+	TextInternal       = "Internal error: "
 )
+
+// Prefix returns the text of a failure about one machine id (or request
+// id), which follows it: "Target machine not connected: " for
+// CodeNotConnected, say. Codes without such a text give their wire name
+// and ": ".
+func (c Code) Prefix() string {
+	switch c {
+	case CodeNotConnected:
+		return TextNotConnected
+	case CodeQueueFull:
+		return TextQueueFull
+	case CodeIDTaken:
+		return TextIDTaken
+	case CodeNotOwner:
+		return TextNotOwner
+	case CodeTooManyMachines:
+		return TextTooManyMachine
+	case CodeTimeout:
+		return TextTimeout
+	case CodeBridgeDown:
+		return TextBridgeDown
+	case CodeTargetGone:
+		return TextTargetGone
+	case CodeTooManyRequests:
+		return TextTooManyPending
+	case CodeUnknownRequest:
+		return TextUnknownRequest
+	default:
+		return c.String() + ": "
+	}
+}
 
 // Errors returned by decoders; compare with errors.Is.
 var (

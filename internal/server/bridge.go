@@ -167,7 +167,7 @@ func (s *Server) Evict(id, reason string) bool {
 	if m == nil {
 		return false
 	}
-	s.log.Warn("Machine evicted: "+id, "reason", reason)
+	s.log.Warn("Machine evicted", "machine", id, "reason", reason)
 	payload := append([]byte(`{"MachineId":`), protocol.AppendQuoted(nil, id)...)
 	payload = append(append(append(payload, `,"Reason":`...), protocol.AppendQuoted(nil, reason)...), '}')
 	ev := protocol.Event{

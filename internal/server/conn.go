@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,18 +19,17 @@ const flushEarly = 64 << 10
 
 // conn is one client connection. Its reader goroutine (serve) decodes and
 // handles request lines in order. Lines for a connection are appended to
-// its outbound queue under mu by whoever produces them; the producer then
-// flushes: the reader at the end of each batch of lines it read (for its
-// own replies and every target it delivered to), other goroutines at once.
-// A flush writes without blocking; only when the socket is full does a
-// writer goroutine take over, until the queue is empty. An idle
-// connection therefore has one goroutine, its reader.
+// its outbox by whoever produces them; the producer then flushes: the
+// reader at the end of each batch of lines it read (for its own replies
+// and every target it delivered to), other goroutines at once. An idle
+// connection therefore has one goroutine, its reader, or none while it is
+// parked (see idler).
 type conn struct {
+	outbox // the write side; its mu also guards stopping
+
 	srv *Server
 	id  uint64
-	nc  net.Conn
 	rd  *protocol.Reader
-	raw rawWriter // non-blocking writes; nil where unsupported
 
 	// Reader-goroutine state, reused for every line.
 	dec   *protocol.Decoder // remembers the shapes of recent event lines; nil while parked
@@ -43,7 +40,8 @@ type conn struct {
 	dirty []*conn // connections delivered to in this batch, to flush at its end
 	route router.RouteCache
 
-	watched  bool // the parker's epoll knows the socket (reader or parker only)
+	canPark  bool // idle reads hand the connection to the idler (set before serve)
+	watched  bool // the parker's epoll knows the socket (reader, or the parker under its lock)
 	deadline bool // an idle read deadline is set (reader goroutine only)
 
 	peer   PeerInfo // from the OS, set before serve starts
@@ -55,28 +53,17 @@ type conn struct {
 	// lastActive is the unix nanos of the last batch read.
 	lastActive atomic.Int64
 
-	mu          sync.Mutex
-	room        sync.Cond // signalled when the queue is taken or flushing ends
-	out         []byte    // the queue's current chunk (see queue.go)
-	full        [][]byte  // the queue's earlier chunks, oldest first
-	fullBytes   int       // bytes in full
-	spareList   [][]byte  // an emptied chunk list, for the next take
-	flushing    bool      // a flush or the writer goroutine owns the write side
-	roomWaiting bool      // the reader is parked on room
-	closing     bool      // the reader is done; nothing more is queued
-	dead        bool      // the socket failed; nothing more is written
-	stopping    bool      // Shutdown asked the reader to stop
+	stopping bool // Shutdown asked the reader to stop; under outbox.mu
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{
 		srv: s,
 		id:  s.nextConn.Add(1),
-		nc:  nc,
 		rd:  protocol.NewReader(nc, s.limits().MaxMessageBytes),
-		raw: newRawWriter(nc),
 	}
-	c.room.L = &c.mu
+	c.outbox.init(nc, func() time.Duration { return s.limits().WriteTimeout }, &c.stats, c.failed)
+	c.canPark = s.parks && c.raw != nil
 	return c
 }
 
@@ -96,41 +83,16 @@ func (c *conn) serve() {
 	c.flushBatch()
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
-		c.srv.log.Info("Removed writer for disconnected machine: "+id, "conn", c.id)
+		c.srv.log.Info("Removed writer for disconnected machine", "machine", id, "conn", c.id)
 	}
 	c.srv.released(released...)
-	c.finalFlush()
+	c.outbox.close()
 	if eof {
 		c.nc.Close()
 	} else {
 		linger(c.nc)
 	}
 	c.srv.gone(c)
-}
-
-// finalFlush stops queuing, waits for any flush in progress and writes
-// what is left, blocking up to WriteTimeout.
-func (c *conn) finalFlush() {
-	c.mu.Lock()
-	c.closing = true
-	for c.flushing {
-		c.room.Wait()
-	}
-	empty, dead := c.queuedLocked() == 0, c.dead
-	bufs := c.takeLocked()
-	c.mu.Unlock()
-	if dead || empty {
-		return
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
-	for i, buf := range bufs {
-		n, err := c.nc.Write(buf)
-		c.stats.bytesOut.Add(uint64(n))
-		if err != nil {
-			c.stats.dropped.Add(uint64(bytes.Count(buf[n:], []byte{'\n'}) + countLines(bufs[i+1:])))
-			return
-		}
-	}
 }
 
 // lingerTime bounds how long a closing connection's unread input is
@@ -169,7 +131,7 @@ func (c *conn) readLoop() (eof, parked bool) {
 			c.flushBatch()
 			c.lastActive.Store(time.Now().UnixNano())
 			switch {
-			case c.srv.parker == nil:
+			case !c.canPark:
 			case c.rd.Buffered() == 0:
 				c.setIdleDeadline(time.Now().Add(parkAfter))
 				c.deadline = true
@@ -180,7 +142,7 @@ func (c *conn) readLoop() (eof, parked bool) {
 			}
 		}
 		line, err := c.rd.ReadLine()
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.srv.parker != nil && !c.isStopping() {
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.canPark && !c.isStopping() {
 			// Silent for parkAfter: park unless a partial line waits.
 			c.deadline = false
 			if c.rd.Buffered() == 0 {
@@ -194,13 +156,20 @@ func (c *conn) readLoop() (eof, parked bool) {
 			c.setIdleDeadline(time.Time{})
 			continue
 		}
+		var pe *protocol.Error
+		if errors.As(err, &pe) {
+			// The reader's own verdict on the input (a line too long).
+			c.req = protocol.Request{} // no Id: the line was never decoded
+			c.stats.fail(pe.Code)
+			c.replyError(pe.Code, pe.Text)
+			if !pe.Code.Fatal() {
+				continue
+			}
+			c.srv.log.Warn("Closing connection", "reason", pe.Text, "code", pe.Code.String(), "limit", c.srv.limits().MaxMessageBytes, "conn", c.id)
+			return false, false
+		}
 		if err != nil {
-			if errors.Is(err, protocol.ErrLineTooLong) {
-				c.req = protocol.Request{} // no Id: the line was never decoded
-				c.stats.fail(protocol.CodeLineTooLong)
-				c.replyError(protocol.CodeLineTooLong, protocol.TextLineTooLong)
-				c.srv.log.Warn("Closing connection: line exceeds MaxMessageBytes", "conn", c.id)
-			} else if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				c.srv.log.Debug("read failed", "conn", c.id, "err", err)
 			}
 			return errors.Is(err, io.EOF), false
@@ -281,105 +250,14 @@ func (c *conn) markDirty(t *conn) {
 	}
 }
 
-// wakeRoomLocked lets a reader waiting for room re-check. c.mu held.
-func (c *conn) wakeRoomLocked() {
-	if c.roomWaiting {
-		c.roomWaiting = false
-		c.room.Broadcast()
-	}
-}
-
-// flush writes the queue without blocking, unless another flush or the
-// writer goroutine owns the write side (it will see the queue). When the
-// socket cannot take everything, a writer goroutine writes the rest and
-// whatever is queued meanwhile.
-func (c *conn) flush() {
-	c.mu.Lock()
-	if c.flushing || c.dead || c.queuedLocked() == 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.flushing = true
-	for c.queuedLocked() > 0 {
-		bufs := c.takeLocked()
-		c.wakeRoomLocked()
-		c.mu.Unlock()
-		n, err := c.raw.write(bufs)
-		c.stats.bytesOut.Add(uint64(n))
-		i, off := locate(bufs, n)
-		if err != nil {
-			c.fail(err, bufs, i, off)
-			return
-		}
-		if i < len(bufs) {
-			go c.writeLoop(bufs, i, off)
-			return
-		}
-		c.mu.Lock()
-		c.recycleLocked(bufs)
-	}
-	c.endFlushLocked()
-	c.mu.Unlock()
-}
-
-// endFlushLocked gives up the write side. c.mu held.
-func (c *conn) endFlushLocked() {
-	c.flushing = false
-	c.room.Broadcast()
-}
-
-// writeLoop writes bufs from bufs[i][n:] on with blocking writes (bounded
-// by WriteTimeout, so a client that stops reading is dropped), then
-// whatever was queued meanwhile, and exits when the queue is empty. It
-// owns the write side.
-func (c *conn) writeLoop(bufs [][]byte, i, n int) {
-	for {
-		c.nc.SetWriteDeadline(time.Now().Add(c.srv.limits().WriteTimeout))
-		for ; i < len(bufs); i, n = i+1, 0 {
-			m, err := c.nc.Write(bufs[i][n:])
-			c.stats.bytesOut.Add(uint64(m))
-			if err != nil {
-				c.fail(err, bufs, i, n+m)
-				return
-			}
-		}
-		c.mu.Lock()
-		c.recycleLocked(bufs)
-		if c.queuedLocked() == 0 || c.dead {
-			c.endFlushLocked()
-			c.mu.Unlock()
-			return
-		}
-		bufs, i, n = c.takeLocked(), 0, 0
-		c.wakeRoomLocked()
-		c.mu.Unlock()
-	}
-}
-
-// fail marks the connection dead after a write error: what was not
-// written is counted as dropped, and the socket is closed, which also
-// ends the reader.
-// The write failed at bufs[i][n:], the chunks the caller took.
-func (c *conn) fail(err error, bufs [][]byte, i, n int) {
-	c.mu.Lock()
-	if !c.dead {
-		c.dead = true
-		// Lines queued for a peer that is gone (what its socket buffer
-		// held is lost uncounted).
-		lost := 0
-		if i < len(bufs) {
-			lost = bytes.Count(bufs[i][n:], []byte{'\n'}) + countLines(bufs[i+1:])
-		}
-		c.stats.dropped.Add(uint64(lost + countLines(c.full) + bytes.Count(c.out, []byte{'\n'})))
-	}
-	c.recycleLocked(c.takeLocked())
-	if bufs != nil {
-		c.recycleLocked(bufs)
-	}
-	c.endFlushLocked()
-	c.mu.Unlock()
+// failed is the outbox's report of a failed write (or of a requester that
+// does not read its replies): it says what happened and resumes a parked
+// connection for its teardown.
+func (c *conn) failed(err error) {
 	var ne net.Error
 	switch {
+	case errors.Is(err, errNotReading):
+		c.srv.log.Warn("Closing connection: client not reading its replies", "conn", c.id, "queueLimit", c.srv.limits().MaxQueueBytes)
 	case errors.Is(err, net.ErrClosed), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		c.srv.log.Debug("Closing connection: peer gone", "conn", c.id, "err", err)
 	case errors.As(err, &ne) && ne.Timeout():
@@ -387,7 +265,6 @@ func (c *conn) fail(err error, bufs [][]byte, i, n int) {
 	default:
 		c.srv.log.Warn("Closing connection: write failed", "conn", c.id, "err", err)
 	}
-	c.nc.Close()
 	// A parked connection has no reader to notice the close (the socket
 	// leaves the parker's epoll with it): resume it for the teardown.
 	c.srv.parker.unpark(c)
@@ -439,7 +316,7 @@ func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Er
 	}
 	if c.queuedLocked() > 2*c.srv.limits().MaxQueueBytes {
 		c.mu.Unlock()
-		c.fail(errors.New("not reading its replies"), nil, 0, 0)
+		c.fail(errNotReading, nil, 0, 0)
 		return
 	}
 	if fail != nil {

@@ -101,37 +101,13 @@ func (c *conn) replyData(data []byte) {
 func (c *conn) replyJSON(v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		c.replyError(protocol.CodeInvalidJSON, "internal error: "+err.Error())
+		// A bug of ours, not the client's: say so.
+		c.srv.log.Error("Cannot encode a reply", "type", c.req.Type.String(), "err", err, "conn", c.id)
+		c.stats.fail(protocol.CodeInternal)
+		c.replyError(protocol.CodeInternal, protocol.TextInternal+err.Error())
 		return
 	}
 	c.replyData(data)
-}
-
-// codeText maps a routing failure to its reply text prefix; the machine id
-// follows it.
-func codeText(code protocol.Code) string {
-	switch code {
-	case protocol.CodeNotConnected:
-		return protocol.TextNotConnected
-	case protocol.CodeQueueFull:
-		return protocol.TextQueueFull
-	case protocol.CodeIDTaken:
-		return protocol.TextIDTaken
-	case protocol.CodeNotOwner:
-		return protocol.TextNotOwner
-	case protocol.CodeTooManyMachines:
-		return "Too many machine ids on this connection; cannot add: "
-	case protocol.CodeTimeout:
-		return protocol.TextTimeout
-	case protocol.CodeBridgeDown:
-		return protocol.TextBridgeDown
-	case protocol.CodeTargetGone:
-		return protocol.TextTargetGone
-	case protocol.CodeTooManyRequests:
-		return "Too many pending requests on this connection; cannot send to: "
-	default:
-		return code.String() + ": "
-	}
 }
 
 func (c *conn) sendEvent() {
@@ -164,9 +140,9 @@ func (c *conn) sendEvent() {
 			arg = src
 		}
 		if code == protocol.CodeNotConnected {
-			c.srv.log.Warn("No pipe connection for target machine: "+string(tgt), "conn", c.id)
+			c.srv.log.Warn("No pipe connection for target machine", "machine", string(tgt), "conn", c.id)
 		}
-		c.replyErrorArg(code, codeText(code), arg)
+		c.replyErrorArg(code, code.Prefix(), arg)
 		return
 	}
 	c.stats.routed.Add(1)
@@ -174,7 +150,7 @@ func (c *conn) sendEvent() {
 		c.srv.latency.Observe(time.Since(t0))
 	}
 	if c.srv.debug.Load() {
-		c.srv.log.Debug(fmt.Sprintf("Routing event: %s -> %s: %s", src, tgt, c.ev.Name.Value(nil)), "conn", c.id)
+		c.srv.log.Debug("Routing event", "source", string(src), "target", string(tgt), "event", string(c.ev.Name.Value(nil)), "conn", c.id)
 	}
 	c.mu.Lock()
 	c.reserveLocked(replyRoom)
@@ -212,8 +188,8 @@ func (c *conn) bind(subscribe bool) {
 	}
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
-		c.srv.log.Warn("Refused machine id: "+codeText(code)+string(id), "conn", c.id)
-		c.replyErrorArg(code, codeText(code), id)
+		c.srv.log.Warn("Refused machine id", "machine", string(id), "code", code.String(), "conn", c.id)
+		c.replyErrorArg(code, code.Prefix(), id)
 		return
 	}
 	now := time.Now()
@@ -226,9 +202,9 @@ func (c *conn) bind(subscribe bool) {
 	}
 	c.mu.Unlock()
 	if subscribe {
-		c.srv.log.Info("Machine subscribed: "+m.ID, "conn", c.id)
+		c.srv.log.Info("Machine subscribed", "machine", m.ID, "conn", c.id)
 	} else {
-		c.srv.log.Info(fmt.Sprintf("Machine registered: %s (PID: %d)", m.ID, info.ProcessID), "conn", c.id, "peerPid", c.peer.PID, "peerUid", c.peer.UID)
+		c.srv.log.Info("Machine registered", "machine", m.ID, "pid", info.ProcessID, "conn", c.id, "peerPid", c.peer.PID, "peerUid", c.peer.UID)
 	}
 }
 
@@ -241,13 +217,13 @@ func (c *conn) unbind() {
 	owned := c.srv.router.OwnedBy(id, c)
 	if code := c.srv.router.Unbind(c, id); code != protocol.CodeNone {
 		c.stats.fail(code)
-		c.replyErrorArg(code, codeText(code), id)
+		c.replyErrorArg(code, code.Prefix(), id)
 		return
 	}
 	if owned {
 		c.srv.released(string(id))
 	}
-	c.srv.log.Info("Machine unregistered: "+string(id), "conn", c.id)
+	c.srv.log.Info("Machine unregistered", "machine", string(id), "conn", c.id)
 	c.replyData(nil)
 }
 
@@ -260,7 +236,7 @@ func (c *conn) publish() {
 	n, failed, code := c.srv.router.Publish(c, src, &c.ev)
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
-		c.replyErrorArg(code, codeText(code), src)
+		c.replyErrorArg(code, code.Prefix(), src)
 		return
 	}
 	if c.srv.bridge != nil {
@@ -278,7 +254,7 @@ func (c *conn) request() {
 	if c.req.ID == nil {
 		// The reply comes later, out of order: only an Id can match it.
 		c.stats.fail(protocol.CodeInvalidPayload)
-		c.replyError(protocol.CodeInvalidPayload, "Request needs an Id to match its reply")
+		c.replyError(protocol.CodeInvalidPayload, protocol.TextNeedsID)
 		return
 	}
 	if err := c.req.Event(&c.ev, true); err != nil {
@@ -301,7 +277,7 @@ func (c *conn) request() {
 		if code == protocol.CodeNotOwner {
 			arg = src
 		}
-		c.replyErrorArg(code, codeText(code), arg)
+		c.replyErrorArg(code, code.Prefix(), arg)
 		return
 	}
 	c.stats.requests.Add(1)
@@ -354,7 +330,7 @@ func (c *conn) checkToken(given protocol.String, want string) bool {
 	}
 	c.stats.fail(protocol.CodeUnauthorized)
 	c.srv.log.Warn("Refused: missing or wrong Token", "conn", c.id, "pid", c.peer.PID, "uid", c.peer.UID)
-	c.replyError(protocol.CodeUnauthorized, "Unauthorized: missing or wrong Token")
+	c.replyError(protocol.CodeUnauthorized, protocol.TextWrongToken)
 	return false
 }
 
@@ -377,7 +353,7 @@ func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code
 		case errText != "":
 			c.out = protocol.AppendError(c.out, replyID, code, errText)
 		default:
-			c.out = protocol.AppendErrorArg(c.out, replyID, code, codeText(code), []byte(target))
+			c.out = protocol.AppendErrorArg(c.out, replyID, code, code.Prefix(), []byte(target))
 		}
 		c.mu.Unlock()
 		c.flush()

@@ -39,59 +39,56 @@ const (
 	releaseBatch = 1000
 )
 
-func newParker(s *Server) *parker {
+// startIdler starts the epoll parker, or returns noParking if the
+// kernel refuses its descriptors; parks reports which.
+func startIdler(s *Server) (_ idler, parks bool) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil
+		s.log.Warn("Idle connections keep their reader: no epoll", "err", err)
+		return noParking{}, false
 	}
 	wakefd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(epfd)
-		return nil
+		s.log.Warn("Idle connections keep their reader: no eventfd", "err", err)
+		return noParking{}, false
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1, Pad: -1}
-	if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev) != nil {
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(wakefd)
-		return nil
+		s.log.Warn("Idle connections keep their reader: epoll refused the eventfd", "err", err)
+		return noParking{}, false
 	}
 	p := &parker{srv: s, epfd: epfd, wakefd: wakefd, parked: make(map[uint64]*conn), done: make(chan struct{})}
 	go p.loop()
-	return p
+	return p, true
 }
 
 // park hands c's socket to the loop; false means c must keep reading
-// itself (shutting down, or the socket cannot be watched).
+// itself (stopping, failed, or the socket cannot be watched).
+//
+// The whole hand-over happens under p.mu: c's registration is armed and
+// c published as parked before anyone can look for it. The loop, unpark
+// and Shutdown take p.mu before they resume a connection, so a wake-up
+// that fires as soon as the registration is armed waits for the
+// publication, and the resumed reader sees watched as park left it.
+// Lock order: p.mu, then c.mu.
 func (p *parker) park(c *conn) bool {
-	if p == nil || c.raw == nil {
-		return false
-	}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	c.mu.Lock()
 	stop := c.stopping || c.dead
 	c.mu.Unlock()
 	if stop {
-		p.mu.Unlock()
 		return false
 	}
-	p.parked[c.id] = c
-	p.sinceRelease++
-	switch {
-	case p.release != nil:
-		p.release.Reset(releaseDelay) // still bursting: wait for quiet
-	case p.sinceRelease >= releaseBatch && time.Since(p.lastRelease) > releaseEvery:
-		p.release = time.AfterFunc(releaseDelay, p.releaseMemory)
-	}
-	p.mu.Unlock()
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(c.id), Pad: int32(c.id >> 32)}
-	var err error
-	// Nothing of c may be touched once the registration is armed: a new
-	// reader may start at once.
 	op := unix.EPOLL_CTL_MOD
 	if !c.watched {
 		op = unix.EPOLL_CTL_ADD
 	}
-	c.watched = true
+	var err error
 	cerr := c.raw.rc.Control(func(fd uintptr) {
 		err = unix.EpollCtl(p.epfd, op, int(fd), &ev)
 	})
@@ -99,14 +96,16 @@ func (p *parker) park(c *conn) bool {
 		err = cerr
 	}
 	if err != nil {
-		p.mu.Lock()
-		_, still := p.parked[c.id]
-		delete(p.parked, c.id)
-		p.mu.Unlock()
-		if still && op == unix.EPOLL_CTL_ADD {
-			c.watched = false
-		}
-		return !still // if someone already resumed it, its reader is running
+		return false
+	}
+	c.watched = true
+	p.parked[c.id] = c
+	p.sinceRelease++
+	switch {
+	case p.release != nil:
+		p.release.Reset(releaseDelay) // still bursting: wait for quiet
+	case p.sinceRelease >= releaseBatch && time.Since(p.lastRelease) > releaseEvery:
+		p.release = time.AfterFunc(releaseDelay, p.releaseMemory)
 	}
 	return true
 }
@@ -121,19 +120,13 @@ func (p *parker) releaseMemory() {
 
 // count reports how many connections are parked.
 func (p *parker) count() int {
-	if p == nil {
-		return 0
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.parked)
 }
 
-// unpark resumes c at once if it is parked (Shutdown).
+// unpark resumes c at once if it is parked.
 func (p *parker) unpark(c *conn) {
-	if p == nil {
-		return
-	}
 	p.mu.Lock()
 	_, ok := p.parked[c.id]
 	delete(p.parked, c.id)
@@ -145,7 +138,7 @@ func (p *parker) unpark(c *conn) {
 
 // forget stops watching c's socket before it closes.
 func (p *parker) forget(c *conn) {
-	if p == nil || !c.watched {
+	if !c.watched {
 		return
 	}
 	c.raw.rc.Control(func(fd uintptr) {
@@ -183,9 +176,6 @@ func (p *parker) loop() {
 
 // stop ends the loop; parked connections must have been resumed.
 func (p *parker) stop() {
-	if p == nil {
-		return
-	}
 	p.mu.Lock()
 	if p.release != nil {
 		p.release.Stop()

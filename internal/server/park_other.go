@@ -2,12 +2,6 @@
 
 package server
 
-// parker is Linux only; elsewhere idle connections keep their reader.
-type parker struct{}
-
-func newParker(*Server) *parker { return nil }
-func (*parker) park(*conn) bool { return false }
-func (*parker) unpark(*conn)    {}
-func (*parker) forget(*conn)    {}
-func (*parker) stop()           {}
-func (*parker) count() int      { return 0 }
+// startIdler returns the idler of this platform: none, idle connections
+// keep their reader goroutine here.
+func startIdler(*Server) (idler, bool) { return noParking{}, false }

@@ -8,8 +8,8 @@ import (
 )
 
 // A connection's outbound queue is a list of chunks: lines are appended to
-// the current chunk (conn.out) and, when it has too little room left, it
-// joins the full ones (conn.full) and a new chunk starts. Appending
+// the current chunk (outbox.out) and, when it has too little room left, it
+// joins the full ones (outbox.full) and a new chunk starts. Appending
 // therefore never copies what is already queued, however far the queue
 // grows while its socket is full, and a flush hands the chunks it wrote
 // back to a shared pool: a connection holds memory only while it has
@@ -57,18 +57,18 @@ func putChunk(b []byte) {
 }
 
 // reserveLocked makes sure the current chunk has room for n more bytes,
-// closing it and starting a new one if not. c.mu held.
-func (c *conn) reserveLocked(n int) {
-	if cap(c.out)-len(c.out) >= n {
+// closing it and starting a new one if not. o.mu held.
+func (o *outbox) reserveLocked(n int) {
+	if cap(o.out)-len(o.out) >= n {
 		return
 	}
-	if len(c.out) > 0 {
-		c.full = append(c.full, c.out)
-		c.fullBytes += len(c.out)
+	if len(o.out) > 0 {
+		o.full = append(o.full, o.out)
+		o.fullBytes += len(o.out)
 	} else {
-		putChunk(c.out)
+		putChunk(o.out)
 	}
-	c.out = getChunk(n, c.fullBytes == 0)
+	o.out = getChunk(n, o.fullBytes == 0)
 }
 
 // eventRoom is the room to reserve for ev as a pushed event line.
@@ -76,31 +76,31 @@ func eventRoom(ev *protocol.Event) int {
 	return len(ev.Payload) + len(ev.Source) + len(ev.Target) + len(ev.Name) + len(ev.Timestamp) + 256
 }
 
-// queuedLocked returns the number of bytes queued. c.mu held.
-func (c *conn) queuedLocked() int { return c.fullBytes + len(c.out) }
+// queuedLocked returns the number of bytes queued. o.mu held.
+func (o *outbox) queuedLocked() int { return o.fullBytes + len(o.out) }
 
 // takeLocked empties the queue and returns its chunks in order, for the
 // caller to write; it owns them until it calls recycleLocked. Only the
 // owner of the write side calls it (or teardown, when no one writes).
-// c.mu held.
-func (c *conn) takeLocked() [][]byte {
-	bufs := append(c.full, c.out)
-	c.full, c.spareList = c.spareList, nil
-	c.fullBytes, c.out = 0, nil
+// o.mu held.
+func (o *outbox) takeLocked() [][]byte {
+	bufs := append(o.full, o.out)
+	o.full, o.spareList = o.spareList, nil
+	o.fullBytes, o.out = 0, nil
 	return bufs
 }
 
 // recycleLocked gives written chunks back to the pool and keeps the list
-// for the next take. c.mu held.
-func (c *conn) recycleLocked(bufs [][]byte) {
+// for the next take. o.mu held.
+func (o *outbox) recycleLocked(bufs [][]byte) {
 	for i, b := range bufs {
 		putChunk(b)
 		bufs[i] = nil
 	}
-	if c.full == nil {
-		c.full = bufs[:0]
+	if o.full == nil {
+		o.full = bufs[:0]
 	} else {
-		c.spareList = bufs[:0]
+		o.spareList = bufs[:0]
 	}
 }
 

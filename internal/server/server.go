@@ -140,8 +140,13 @@ type Server struct {
 	log    *slog.Logger
 	debug  atomic.Bool // debug logging enabled; cached off the hot path
 	router *router.Router
-	bridge Bridge  // nil without one; set before Serve
-	parker *parker // nil where idle connections keep their goroutine
+	bridge Bridge // nil without one; set before Serve
+	// parker keeps idle connections without a goroutine; parks reports
+	// whether it does (noParking otherwise). Set by the first Serve,
+	// before any connection exists; stopped by Shutdown.
+	parker  idler
+	parks   bool
+	started bool // Serve has started the background work (under mu)
 
 	startedAt time.Time
 	active    atomic.Int64 // live connections
@@ -163,7 +168,9 @@ type Server struct {
 	done chan struct{}  // closed by Shutdown
 }
 
-// New returns a server with cfg's limits.
+// New returns a server with cfg's limits. It starts nothing: a server
+// that is never served holds no goroutine and no descriptor, and needs no
+// Shutdown.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -180,7 +187,7 @@ func New(cfg Config) (*Server, error) {
 	s.cfg.Store(&cfg)
 	s.debug.Store(cfg.Logger.Enabled(context.Background(), slog.LevelDebug))
 	s.lastSeen.Store(s.startedAt.UnixNano())
-	s.parker = newParker(s)
+	s.parker = noParking{}
 	return s, nil
 }
 
@@ -215,6 +222,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		return ErrServerClosed
 	}
 	s.listeners[ln] = struct{}{}
+	if !s.started {
+		s.started = true
+		s.parker, s.parks = startIdler(s)
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -267,29 +278,32 @@ func (s *Server) admit(nc net.Conn) {
 			peer = p
 		}
 	}
+	var refusal error
 	if cfg.Authorize != nil {
-		if err := cfg.Authorize(peer); err != nil {
-			s.mu.Lock()
-			s.refused++
-			s.mu.Unlock()
-			s.log.Warn("Connection refused: "+err.Error(), "pid", peer.PID, "uid", peer.UID)
-			s.wg.Add(1)
-			go s.refuse(nc, protocol.CodeUnauthorized, "Access denied: "+err.Error())
-			return
-		}
+		refusal = cfg.Authorize(peer)
 	}
+	// Every goroutine counted by wg is added under mu after checking
+	// closed, so none can start once Shutdown has begun to wait.
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
+	if refusal != nil {
+		s.refused++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.log.Warn("Connection refused", "reason", refusal.Error(), "pid", peer.PID, "uid", peer.UID)
+		go s.refuse(nc, protocol.CodeUnauthorized, protocol.TextAccessDenied+refusal.Error())
+		return
+	}
 	n := int(s.active.Load())
 	if n >= cfg.MaxConnections {
 		s.rejected++
+		s.wg.Add(1)
 		s.mu.Unlock()
 		s.log.Warn("Connection refused: too many connections", "max", cfg.MaxConnections, "pid", peer.PID, "uid", peer.UID)
-		s.wg.Add(1)
 		go s.refuse(nc, protocol.CodeTooManyConnections, fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, cfg.MaxConnections))
 		return
 	}
@@ -305,7 +319,7 @@ func (s *Server) admit(nc net.Conn) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.lastSeen.Store(now.UnixNano())
-	s.log.Info(fmt.Sprintf("Client connected. Total connections: %d", n), "conn", c.id, "pid", peer.PID, "uid", peer.UID)
+	s.log.Info("Client connected", "connections", n, "conn", c.id, "pid", peer.PID, "uid", peer.UID)
 	go c.serve()
 }
 
@@ -324,7 +338,7 @@ func (s *Server) gone(c *conn) {
 	s.totals.add(&c.stats)
 	n := s.active.Add(-1)
 	s.mu.Unlock()
-	s.log.Info(fmt.Sprintf("Client disconnected. Remaining connections: %d", n), "conn", c.id)
+	s.log.Info("Client disconnected", "connections", n, "conn", c.id)
 	s.wg.Done()
 }
 
