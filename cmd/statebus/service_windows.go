@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/statebus/statebus/internal/daemon"
 	"github.com/statebus/statebus/internal/service"
 )
 
@@ -25,7 +26,10 @@ func serviceRun(args []string, stdout, stderr io.Writer) int {
 		defer closeLog()
 	}
 	err := service.Run(*name, func(ctx context.Context, ready func()) error {
-		return runBus(ctx, &o, stdout, stderr, extra, ready)
+		do := o.daemonOptions(stdout, stderr)
+		do.ExtraLog = extra
+		do.Ready = func(string) { ready() }
+		return daemon.Run(ctx, do)
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "statebus service run:", err)

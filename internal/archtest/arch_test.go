@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"statechart":         {},
 	"chartbus":           {"client", "statechart", "internal/protocol"},
 	"bridge/nats":        {"internal/server", "internal/protocol"},
+	"internal/daemon":    {"internal/config", "internal/logging", "internal/metrics", "internal/server", "internal/transport", "bridge/nats"},
 }
 
 func TestImportGraph(t *testing.T) {
