@@ -150,8 +150,20 @@ func (r *Request) fields() [memoFields]*[]byte {
 // remember makes line, just decoded into r, the shape to compare with. It
 // reports false if r's slices were not cut from line.
 func (d *shape) remember(r *Request, line []byte) bool {
-	// Offsets of r's slices: each was cut from line without a cap limit,
-	// so its offset is what it lacks of line's capacity.
+	// Offsets of r's slices, read off their capacities. A slice
+	// expression s = a[i:j] (two indices, no cap limit) keeps a's backing
+	// array and its end: cap(s) = cap(a) - i. Applied again to s, it
+	// stays true of the sum of the lower bounds, so any field cut from
+	// line by a chain of such expressions starts at
+	// cap(line) - cap(field). Both capacities run to the end of the same
+	// array, so this holds whatever line's own cap beyond len(line) is.
+	// It relies on Request.Decode producing every field (and typ and
+	// timeout below) as such a sub-slice of line, never a copy or a
+	// three-index slice; the range check below rejects (returns false)
+	// what cannot be one, but it is a safety net, not a proof: a
+	// foreign slice with a small enough cap would pass it. Fields that
+	// are nil stay nil (off < 0); an empty non-nil field gets an empty
+	// span, which at() re-cuts as an empty non-nil slice.
 	for i, f := range r.fields() {
 		s := *f
 		if s == nil {
@@ -261,6 +273,10 @@ func (d *shape) same(line []byte) bool {
 	if r := len(a); r > 0 {
 		// The last r bytes: load the eight that end the line and shift
 		// them down to where word w keeps them (lines are >= 8 bytes).
+		// Little-endian, the last byte is the top lane; shifting right by
+		// 8*(8-r) bits brings the last r bytes to lanes 0..r-1, as word w
+		// of str and dig numbers them (w*8 = n-r), and fills the upper
+		// lanes with zeros in both x and y, so they never differ.
 		n := len(line)
 		x := binary.LittleEndian.Uint64(line[n-8:]) >> (64 - 8*r)
 		y := binary.LittleEndian.Uint64(d.line[n-8:]) >> (64 - 8*r)
@@ -271,7 +287,14 @@ func (d *shape) same(line []byte) bool {
 	return true
 }
 
-// sameWord checks one differing word: x new, y remembered.
+// sameWord checks one differing word: x new, y remembered. Every lane
+// where they differ must be marked changeable (in str or dig), a string
+// lane must not have become a byte that would end or escape the string or
+// break the line's plainness (specialBytes), and a digit lane must still
+// be a digit. All three helpers are exact per lane, so the check is exact
+// per lane: no lane's verdict depends on its neighbours. A lane of both
+// masks does not occur (markChangeable marks string contents and number
+// digits, which are disjoint).
 func (d *shape) sameWord(w int, x, y uint64) bool {
 	diff := nonzeroBytes(x ^ y)
 	s, g := d.str[w], d.dig[w]
@@ -281,12 +304,24 @@ func (d *shape) sameWord(w int, x, y uint64) bool {
 const low7 = 0x7f7f7f7f7f7f7f7f
 
 // nonzeroBytes sets the high bit of every byte of v that is not zero, and
-// only those (no borrow or carry crosses bytes).
+// only those; the other bits are 0. Unlike the subtracting helpers in
+// scan.go it is exact in every lane: v & low7 clears each lane's high bit,
+// so a lane holds l <= 0x7f and l + 0x7f <= 0xfe never carries into the
+// next lane; its high bit is set iff l >= 1. ORing v adds the lanes whose
+// own high bit was set (l may be 0 there: 0x80). So a lane is reported iff
+// l != 0 or its high bit is set, that is iff the byte is not zero.
 func nonzeroBytes(v uint64) uint64 { return ((v & low7) + low7 | v) & highs }
 
 // specialBytes sets the high bit of every byte of x that may not appear
 // as is in a plain string: a quote, a backslash, a control character or a
-// byte outside ASCII.
+// byte outside ASCII (strSpecial's bytes), and only those, in every lane
+// independently. quote and bslash are "equals c" per lane, the complement
+// of nonzeroBytes(x ^ ones*c). ctrl adds 0x80-0x20 = 0x60 to the low seven
+// bits l of each lane: l + 0x60 <= 0xdf never carries out of the lane, and
+// its high bit is set iff l >= 0x20, so the complement's high bit is set
+// iff l < 0x20: the control characters, and 0x80..0x9f, which the final
+// | x reports anyway as non-ASCII. The low seven bits of the complements
+// are garbage; & highs drops them.
 func specialBytes(x uint64) uint64 {
 	quote := ^nonzeroBytes(x ^ (ones * '"'))
 	bslash := ^nonzeroBytes(x ^ (ones * '\\'))
@@ -294,7 +329,14 @@ func specialBytes(x uint64) uint64 {
 	return (quote | bslash | ctrl | x) & highs
 }
 
-// digitBytes sets the high bit of every byte of x that is '0' to '9'.
+// digitBytes sets the high bit of every byte of x that is '0' to '9', and
+// only those, in every lane independently. With l the low seven bits of a
+// lane, l + (0x80-'0') has its high bit set iff l >= '0', and
+// l + (0x80-':') iff l >= ':' (= '9'+1); neither sum exceeds
+// 0x7f + 0x50 = 0xcf, so neither carries into the next lane. The first
+// without the second is '0' <= l <= '9'; &^ x then drops the bytes whose
+// own high bit was set (0xb0..0xb9 have the same low seven bits as the
+// digits).
 func digitBytes(x uint64) uint64 {
 	l := x & low7
 	return (l + ones*(0x80-'0')) &^ (l + ones*(0x80-':')) &^ x & highs

@@ -98,8 +98,7 @@ func skipStr(b []byte, i int, plain bool) (end int, escaped, ok bool) {
 			}
 			return len(b), false, false
 		}
-		q := binary.LittleEndian.Uint64(b[j:]) ^ (ones * '"')
-		if m := (q - ones) &^ q & highs; m != 0 {
+		if m := quoteMask(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 			return j + bits.TrailingZeros64(m)>>3 + 1, false, true
 		}
 	}
@@ -113,10 +112,9 @@ func skipStr(b []byte, i int, plain bool) (end int, escaped, ok bool) {
 func isPlain(b []byte) bool {
 	var acc0, acc1 uint64
 	for len(b) >= 16 {
-		x, y := binary.LittleEndian.Uint64(b[0:8]), binary.LittleEndian.Uint64(b[8:16])
-		s, t := x^(ones*'\\'), y^(ones*'\\')
-		acc0 |= (s-ones)&^s | (x - ones*0x20) | x
-		acc1 |= (t-ones)&^t | (y - ones*0x20) | y
+		// Two independent accumulators let the two words' work overlap.
+		acc0 |= notPlainMask(binary.LittleEndian.Uint64(b[0:8]))
+		acc1 |= notPlainMask(binary.LittleEndian.Uint64(b[8:16]))
 		b = b[16:]
 	}
 	for _, c := range b {
@@ -127,20 +125,84 @@ func isPlain(b []byte) bool {
 	return (acc0|acc1)&highs == 0
 }
 
+// The eight-byte ("SWAR", SIMD within a register) helpers below look at
+// eight bytes at once: x holds them little-endian, so byte k of the input
+// is lane k, bits 8k..8k+7, and the lowest lane is the first byte. Each
+// reports a lane by the lane's high bit (bit 8k+7), so that a mask & highs
+// keeps one bit per lane and bits.TrailingZeros64(m)>>3 is the first
+// reported lane.
+//
+// Two families are used, and they differ in what they promise:
+//
+//   - The subtracting ones (quoteMask, notPlainMask, stopMask) compute
+//     v - ones*n for a whole word. In a lane whose byte b is >= n and that
+//     receives no borrow from the lane below, the lane computes exactly
+//     b-n and lends nothing upwards; a lane with b < n lends a borrow to
+//     the lane above, whose result is then off by one and may be reported
+//     although its byte is not. A borrow is only ever started by a lane
+//     that is itself reported, so every lane below the first reported one
+//     was computed exactly (and is clear), and the first reported lane
+//     was computed exactly too. The lowest set bit is therefore exact:
+//     no false positive below it, no false negative at it, and the mask is
+//     zero exactly when no lane qualifies. Bits above the lowest are
+//     meaningless. Callers use only the lowest bit or only m != 0.
+//   - The masking ones in memo.go (nonzeroBytes, specialBytes, digitBytes)
+//     clear each lane's high bit before adding, so that no lane can carry
+//     into the next: every lane is exact, independently of the others.
 const (
-	ones  = 0x0101010101010101
-	highs = 0x8080808080808080
+	ones  = 0x0101010101010101 // 0x01 in every lane: ones*c repeats byte c
+	highs = 0x8080808080808080 // the high bit of every lane
 )
+
+// quoteMask returns a mask whose lowest set bit is the high bit of the
+// first lane of x holding '"', or 0 if no lane does; higher bits may be
+// spurious (see above). It is the classic "haszero" test, (v-ones) &^ v &
+// highs, applied to v = x ^ ones*'"', whose zero lanes are the quotes.
+//
+// For a lane b of v that receives no borrow: b-1 has its high bit set iff
+// b == 0 or b >= 0x81, and ^b has it set iff b <= 0x7f, so both hold iff
+// b == 0. Only b == 0 lends a borrow (0-1 wraps), so below the first zero
+// lane there are no borrows and that lane is seen exactly. Above it a
+// borrowed-into 0x01 lane reads as zero too: that is the spurious bit.
+func quoteMask(x uint64) uint64 {
+	v := x ^ (ones * '"')
+	return (v - ones) &^ v & highs
+}
+
+// notPlainMask returns a word whose high bits, after & highs, are zero iff
+// no lane of x is a backslash, a control character (< 0x20) or outside
+// ASCII (>= 0x80), and otherwise have their lowest set bit at the first
+// such lane. Unlike the other helpers it leaves the low seven bits of each
+// lane as garbage (isPlain ORs many words together and masks once). It is
+// the union, lane by lane, of three tests, each exact at the lowest
+// reported lane as argued above:
+//
+//   - (s-ones)&^s with s = x ^ ones*'\\': "haszero" on s, the backslashes;
+//   - x - ones*0x20: a lane without a borrow in has its high bit set iff
+//     b < 0x20 (wraps to 0xe0..0xff) or b >= 0xa0; the second range is
+//     non-ASCII, reported anyway by the next term. It lends a borrow only
+//     when b < 0x20, a reported lane. (The classic "hasless(x, n)" adds
+//     &^x to drop b >= 0x80 + n; here those bytes are wanted.)
+//   - x: the high bit of a lane is set iff b >= 0x80.
+//
+// The three subtractions are separate words, so the borrows of one cannot
+// reach the others, and each starts a borrow only in a reported lane; so
+// every lane below the first reported one is clear in all three.
+func notPlainMask(x uint64) uint64 {
+	s := x ^ (ones * '\\')
+	return (s-ones)&^s | (x - ones*0x20) | x
+}
 
 // stopMask looks at eight bytes of string content at once (x holds them
 // little-endian) and returns a mask whose lowest set bit is the high bit of
 // the first byte that is a quote, a backslash, a control character or not
-// ASCII, or 0 if there is none. Bits above the lowest may be spurious (the
-// borrow of a subtraction runs upwards), so only the lowest is meaningful.
+// ASCII, or 0 if there is none: the bytes strSpecial marks. It is
+// notPlainMask with quoteMask's term added (each exact at the lowest
+// reported lane, for the reasons given there). Bits above the lowest may be
+// spurious (the borrow of a subtraction runs upwards), so only the lowest
+// is meaningful.
 func stopMask(x uint64) uint64 {
-	q := x ^ (ones * '"')
-	s := x ^ (ones * '\\')
-	return ((q-ones)&^q | (s-ones)&^s | (x - ones*0x20) | x) & highs
+	return (quoteMask(x) | notPlainMask(x)) & highs
 }
 
 // strSpecial marks the bytes that end a run of plain string content: what
