@@ -18,7 +18,7 @@
 // fail with target_disconnected, and its keys are deleted.
 //
 // Link down: local traffic is untouched; Send and Request to ids not bound
-// here fail at once with timeout (there is no code for "bridge down" yet);
+// here fail at once with bridge_down (protocol.CodeBridgeDown);
 // Publish reaches local machines only; ids bound meanwhile are claimed
 // when the link returns.
 package nats

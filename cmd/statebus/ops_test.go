@@ -76,7 +76,7 @@ func TestServeHotReload(t *testing.T) {
 	if s := ping(t, path); !strings.Contains(s, `"Pong":true`) {
 		t.Fatalf("after reload: %s", s)
 	}
-	if !regexp.MustCompile(`changed; it takes effect after a restart"? .*key=PipeName`).MatchString(p.stderr.String()) {
+	if !regexp.MustCompile(`changed; it takes effect after a restart"? .*key=MessageBus.PipeName`).MatchString(p.stderr.String()) {
 		t.Errorf("no restart warning:\n%s", p.stderr.String())
 	}
 	// A broken edit keeps the old settings and says why.
@@ -91,7 +91,7 @@ func TestServeHTTPEndpoints(t *testing.T) {
 	path := filepath.Join(shortDir(t), "bus.sock")
 	p := startServe(t, nil, "--socket", path, "--http", "127.0.0.1:0")
 	p.listening(t)
-	m := waitStderr(t, p, regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`))
+	m := waitStderr(t, p, regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)`))
 	for url, want := range map[string]string{"/healthz": `"IsHealthy":true`, "/metrics": "statebus_connections 0"} {
 		resp, err := http.Get("http://" + m[1] + url)
 		if err != nil {
