@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
@@ -83,8 +84,7 @@ func (SCM) Install(o Options) error {
 	if err != nil {
 		return fmt.Errorf("service: setting recovery actions: %w", err)
 	}
-	if err := eventlog.InstallAsEventCreate(EventSource, eventlog.Error|eventlog.Warning|eventlog.Info); err != nil &&
-		!strings.Contains(err.Error(), "registry key already exists") {
+	if err := installEventSource(); err != nil {
 		return fmt.Errorf("service: registering Event Log source %s: %w", EventSource, err)
 	}
 	if o.Startup == Automatic {
@@ -193,4 +193,23 @@ func (SCM) Status(name string) (Status, error) {
 	names := map[svc.State]string{svc.Stopped: "stopped", svc.StartPending: "starting", svc.StopPending: "stopping",
 		svc.Running: "running", svc.ContinuePending: "continuing", svc.PausePending: "pausing", svc.Paused: "paused"}
 	return Status{Installed: true, Running: st.State == svc.Running, Detail: names[st.State]}, nil
+}
+
+// eventLogKey is where the Event Log keeps the sources of the Application
+// log.
+const eventLogKey = `SYSTEM\CurrentControlSet\Services\EventLog\Application\`
+
+// installEventSource registers EventSource with the Event Log unless it is
+// already registered (a reinstall): the registry says so, not an error
+// text.
+func installEventSource() error {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, eventLogKey+EventSource, registry.QUERY_VALUE)
+	if err == nil {
+		k.Close()
+		return nil
+	}
+	if !errors.Is(err, registry.ErrNotExist) {
+		return err
+	}
+	return eventlog.InstallAsEventCreate(EventSource, eventlog.Error|eventlog.Warning|eventlog.Info)
 }
