@@ -152,7 +152,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if cfg.SocketPath != "" {
 		d.log.Info("Starting Message Bus on socket", "path", d.path)
 	} else {
-		d.log.Info("Starting Named Pipe Message Bus on pipe: "+cfg.PipeName, "pipe", cfg.PipeName, "path", d.path)
+		d.log.Info("Starting Named Pipe Message Bus", "pipe", cfg.PipeName, "path", d.path)
 	}
 
 	scfg, err := serverConfig(cfg, logging.For(d.root, logging.CategoryServer))

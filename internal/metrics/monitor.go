@@ -79,13 +79,16 @@ func (m *Monitor) Check(now time.Time) Report {
 	}
 	line := fmt.Sprintf("Health: %s | Connections: %d | Machines: %d | Last Activity: %s",
 		status, h.ConnectionCount, h.RegisteredMachines, h.LastActivityAt.UTC().Format("2006-01-02 15:04:05"))
+	// The line reads as the original service's; the fields are for
+	// log processors.
+	fields := []any{"healthy", h.IsHealthy, "connections", h.ConnectionCount, "machines", h.RegisteredMachines, "lastActivity", h.LastActivityAt.UTC()}
 	if h.IsHealthy {
-		m.log.Info(line)
+		m.log.Info(line, fields...)
 	} else {
-		m.log.Warn(line)
+		m.log.Warn(line, append(fields, "reason", h.ErrorMessage)...)
 	}
 	for _, a := range r.Alerts {
-		m.log.Warn(a)
+		m.log.Warn(a, "alert", true)
 	}
 	return r
 }
@@ -93,7 +96,7 @@ func (m *Monitor) Check(now time.Time) Report {
 // Run checks every interval until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
 	interval := m.config().Interval
-	m.log.Info(fmt.Sprintf("Health Monitor started. Check interval: %d seconds", int(interval.Seconds())))
+	m.log.Info("Health Monitor started", "interval", interval)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -104,7 +107,7 @@ func (m *Monitor) Run(ctx context.Context) {
 			if iv := m.config().Interval; iv != interval {
 				interval = iv
 				t.Reset(interval)
-				m.log.Info(fmt.Sprintf("Health Monitor interval changed to %d seconds", int(interval.Seconds())))
+				m.log.Info("Health Monitor interval changed", "interval", interval)
 			}
 		case now := <-t.C:
 			m.Check(now)

@@ -196,14 +196,14 @@ func TestMonitorRun(t *testing.T) {
 	go func() { m.Run(ctx); close(done) }()
 
 	waitFor(t, "the start line", func() bool {
-		return slices.Contains(rec.lines(), "INFO Health Monitor started. Check interval: 3600 seconds")
+		return slices.Contains(rec.lines(), "INFO Health Monitor started")
 	})
 	if n := checks.Load(); n != 0 {
 		t.Fatalf("%d checks before the first hour", n)
 	}
 	m.SetConfig(MonitorConfig{Interval: time.Millisecond})
 	waitFor(t, "the interval change", func() bool {
-		return slices.Contains(rec.lines(), "INFO Health Monitor interval changed to 0 seconds")
+		return slices.Contains(rec.lines(), "INFO Health Monitor interval changed")
 	})
 	waitFor(t, "three checks", func() bool { return checks.Load() >= 3 })
 	// Setting the same interval again logs nothing new.
