@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,10 @@ import (
 	"github.com/statebus/statebus/internal/protocol"
 )
 
-// encodePayload turns a payload into raw JSON: nil is null, a
-// json.RawMessage is passed through untouched (it must be valid JSON), and
-// anything else is marshalled with encoding/json.
+// encodePayload turns a payload into raw JSON on one line: nil is null, a
+// json.RawMessage is passed through (it must be valid JSON), and anything
+// else is marshalled with encoding/json. Either is then made one line (see
+// oneLine), since the wire has one message per line.
 func encodePayload(v any) ([]byte, error) {
 	switch p := v.(type) {
 	case nil:
@@ -24,14 +26,31 @@ func encodePayload(v any) ([]byte, error) {
 		if !protocol.Valid(p) {
 			return nil, fmt.Errorf("statebus: payload is not valid JSON: %.40q", p)
 		}
-		return p, nil
+		return oneLine(p)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("statebus: marshalling payload: %w", err)
 		}
-		return b, nil
+		return oneLine(b)
 	}
+}
+
+// oneLine returns the valid JSON p without line breaks. Valid JSON has no
+// raw '\n' or '\r' inside its strings, so any it holds is whitespace
+// between tokens; p is then compacted (json.Compact drops the whitespace
+// between tokens and keeps every number and string byte as it is).
+// Without one, the common case, p is returned as it is, with no copy.
+func oneLine(p []byte) ([]byte, error) {
+	if bytes.IndexByte(p, '\n') < 0 && bytes.IndexByte(p, '\r') < 0 {
+		return p, nil
+	}
+	var b bytes.Buffer
+	b.Grow(len(p))
+	if err := json.Compact(&b, p); err != nil {
+		return nil, fmt.Errorf("statebus: payload is not valid JSON: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // Register binds machine ids to this connection: events sent to them
@@ -64,8 +83,9 @@ func (c *Conn) Unregister(ctx context.Context, id string) error {
 // registered machine and waits for the bus's acknowledgement: nil once
 // the event is queued for the target's connection, else an error matching
 // ErrNotConnected, ErrQueueFull, ErrDisconnected, ErrClosed or ctx's error.
-// payload is marshalled with encoding/json; a json.RawMessage is sent
-// untouched.
+// payload is marshalled with encoding/json; a json.RawMessage is sent as
+// it is, except that a multi-line one is compacted to one line (numbers
+// and strings keep their bytes), as every payload must be on the wire.
 func (c *Conn) Send(ctx context.Context, target, event string, payload any) error {
 	src, err := c.defaultSource()
 	if err != nil {
