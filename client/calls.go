@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +11,10 @@ import (
 	"github.com/statebus/statebus/internal/protocol"
 )
 
-// encodePayload turns a payload into raw JSON: nil is null, a
-// json.RawMessage is passed through untouched (it must be valid JSON), and
-// anything else is marshalled with encoding/json.
+// encodePayload turns a payload into raw JSON on one line: nil is null, a
+// json.RawMessage is passed through (it must be valid JSON), and anything
+// else is marshalled with encoding/json. Either is then made one line (see
+// oneLine), since the wire has one message per line.
 func encodePayload(v any) ([]byte, error) {
 	switch p := v.(type) {
 	case nil:
@@ -24,14 +26,31 @@ func encodePayload(v any) ([]byte, error) {
 		if !protocol.Valid(p) {
 			return nil, fmt.Errorf("statebus: payload is not valid JSON: %.40q", p)
 		}
-		return p, nil
+		return oneLine(p)
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("statebus: marshalling payload: %w", err)
 		}
-		return b, nil
+		return oneLine(b)
 	}
+}
+
+// oneLine returns the valid JSON p without line breaks. Valid JSON has no
+// raw '\n' or '\r' inside its strings, so any it holds is whitespace
+// between tokens; p is then compacted (json.Compact drops the whitespace
+// between tokens and keeps every number and string byte as it is).
+// Without one, the common case, p is returned as it is, with no copy.
+func oneLine(p []byte) ([]byte, error) {
+	if bytes.IndexByte(p, '\n') < 0 && bytes.IndexByte(p, '\r') < 0 {
+		return p, nil
+	}
+	var b bytes.Buffer
+	b.Grow(len(p))
+	if err := json.Compact(&b, p); err != nil {
+		return nil, fmt.Errorf("statebus: payload is not valid JSON: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 // Register binds machine ids to this connection: events sent to them
@@ -40,8 +59,8 @@ func encodePayload(v any) ([]byte, error) {
 // another connection owns it).
 func (c *Conn) Register(ctx context.Context, ids ...string) error {
 	for _, id := range ids {
-		_, err := c.roundTrip(ctx, func(b []byte) []byte {
-			return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now(), c.o.token)
+		_, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+			return protocol.AppendRegisterRequest(b, n, id, c.o.processName, pid, time.Now(), c.o.token)
 		})
 		if err != nil {
 			return fmt.Errorf("statebus: registering %q: %w", id, err)
@@ -54,8 +73,8 @@ func (c *Conn) Register(ctx context.Context, ids ...string) error {
 // Unregister releases a machine id this connection owns.
 func (c *Conn) Unregister(ctx context.Context, id string) error {
 	c.removeMachine(id)
-	_, err := c.roundTrip(ctx, func(b []byte) []byte {
-		return protocol.AppendMachineRequest(b, protocol.TypeUnregister, 0, id)
+	_, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+		return protocol.AppendMachineRequest(b, protocol.TypeUnregister, n, id)
 	})
 	return err
 }
@@ -64,8 +83,9 @@ func (c *Conn) Unregister(ctx context.Context, id string) error {
 // registered machine and waits for the bus's acknowledgement: nil once
 // the event is queued for the target's connection, else an error matching
 // ErrNotConnected, ErrQueueFull, ErrDisconnected, ErrClosed or ctx's error.
-// payload is marshalled with encoding/json; a json.RawMessage is sent
-// untouched.
+// payload is marshalled with encoding/json; a json.RawMessage is sent as
+// it is, except that a multi-line one is compacted to one line (numbers
+// and strings keep their bytes), as every payload must be on the wire.
 func (c *Conn) Send(ctx context.Context, target, event string, payload any) error {
 	src, err := c.defaultSource()
 	if err != nil {
@@ -81,8 +101,8 @@ func (c *Conn) SendAs(ctx context.Context, source, target, event string, payload
 	if err != nil {
 		return err
 	}
-	_, err = c.roundTrip(ctx, func(b []byte) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, 0, source, target, event, raw, time.Now(), 0)
+	_, err = c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, n, source, target, event, raw, time.Now(), 0)
 	})
 	return err
 }
@@ -111,9 +131,10 @@ func (c *Conn) SendAsyncAs(source, target, event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	return s.enqueue(&pendingCall{target: target, event: event}, func(b []byte) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, 0, source, target, event, raw, time.Now(), 0)
+	_, err = s.enqueue(&pendingCall{target: target, event: event}, nil, func(b []byte, n uint64) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, n, source, target, event, raw, time.Now(), 0)
 	})
+	return err
 }
 
 // Flush waits until the bus has answered every SendAsync made before it
@@ -140,8 +161,8 @@ func (c *Conn) PublishAs(ctx context.Context, source, event string, payload any)
 	if err != nil {
 		return 0, err
 	}
-	data, err := c.roundTrip(ctx, func(b []byte) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypePublish, 0, source, "", event, raw, time.Now(), 0)
+	data, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypePublish, n, source, "", event, raw, time.Now(), 0)
 	})
 	if err != nil {
 		return 0, err
@@ -180,22 +201,11 @@ func (c *Conn) RequestAs(ctx context.Context, source, target, event string, payl
 	if err != nil {
 		return nil, err
 	}
-	p := &pendingRequest{ch: make(chan result, 1), sess: s}
-	c.mu.Lock()
-	c.nextReq++
-	id := c.nextReq
-	c.requests[id] = p
-	c.mu.Unlock()
-	forget := func() {
-		c.mu.Lock()
-		delete(c.requests, id)
-		c.mu.Unlock()
-	}
-	err = s.enqueue(nil, func(b []byte) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeRequest, id, source, target, event, raw, time.Now(), timeoutMs)
+	p := &pendingRequest{ch: make(chan result, 1)}
+	id, err := s.enqueue(nil, p, func(b []byte, n uint64) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypeRequest, n, source, target, event, raw, time.Now(), timeoutMs)
 	})
 	if err != nil {
-		forget()
 		return nil, err
 	}
 	select {
@@ -209,13 +219,13 @@ func (c *Conn) RequestAs(ctx context.Context, source, target, event string, payl
 		}
 		return answer.Payload, nil
 	case <-ctx.Done():
-		forget()
+		s.forget(id)
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, errors.Join(ErrTimeout, ctx.Err())
 		}
 		return nil, ctx.Err()
 	case <-c.done:
-		forget()
+		s.forget(id)
 		return nil, ErrClosed
 	}
 }
@@ -236,7 +246,7 @@ func (c *Conn) RequestAsync(source, target, event string, payload any, timeout t
 	if err != nil {
 		return err
 	}
-	p := &pendingRequest{sess: s, cb: func(r result) {
+	p := &pendingRequest{cb: func(r result) {
 		if r.err != nil {
 			done(nil, r.err)
 			return
@@ -248,22 +258,11 @@ func (c *Conn) RequestAsync(source, target, event string, payload any, timeout t
 		}
 		done(answer.Payload, nil)
 	}}
-	c.mu.Lock()
-	c.nextReq++
-	id := c.nextReq
-	c.requests[id] = p
-	c.mu.Unlock()
 	timeoutMs := timeout.Milliseconds()
-	err = s.enqueue(nil, func(b []byte) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeRequest, id, source, target, event, raw, time.Now(), timeoutMs)
+	_, err = s.enqueue(nil, p, func(b []byte, n uint64) []byte {
+		return protocol.AppendEventRequest(b, protocol.TypeRequest, n, source, target, event, raw, time.Now(), timeoutMs)
 	})
-	if err != nil {
-		c.mu.Lock()
-		delete(c.requests, id)
-		c.mu.Unlock()
-		return err
-	}
-	return nil
+	return err
 }
 
 // reply answers the Request ev with v, or with herr's text.
@@ -280,8 +279,8 @@ func (c *Conn) reply(ev *Event, v any, herr error) {
 	}
 	s, err := c.current(context.Background())
 	if err == nil {
-		err = s.enqueue(&pendingCall{target: ev.Source, event: ev.Name}, func(b []byte) []byte {
-			return protocol.AppendReplyRequest(b, ev.requestID, raw, errText)
+		_, err = s.enqueue(&pendingCall{target: ev.Source, event: ev.Name}, nil, func(b []byte, n uint64) []byte {
+			return protocol.AppendReplyRequest(b, n, ev.requestID, raw, errText)
 		})
 	}
 	if err != nil && !errors.Is(err, ErrClosed) {
@@ -292,8 +291,8 @@ func (c *Conn) reply(ev *Event, v any, herr error) {
 // Ping measures one round trip to the bus.
 func (c *Conn) Ping(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	_, err := c.roundTrip(ctx, func(b []byte) []byte {
-		return protocol.AppendSimpleRequest(b, protocol.TypePing, 0)
+	_, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+		return protocol.AppendSimpleRequest(b, protocol.TypePing, n)
 	})
 	return time.Since(start), err
 }
@@ -430,8 +429,8 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 }
 
 func (c *Conn) query(ctx context.Context, t protocol.Type, v any) error {
-	data, err := c.roundTrip(ctx, func(b []byte) []byte {
-		return protocol.AppendSimpleRequest(b, t, 0)
+	data, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
+		return protocol.AppendSimpleRequest(b, t, n)
 	})
 	if err != nil {
 		return err

@@ -34,28 +34,12 @@ type Conn struct {
 	state    State
 	closed   bool
 	machines []string // ids to register after a reconnect, in order
-	nextReq  uint64
-	requests map[uint64]*pendingRequest
 
 	wg   sync.WaitGroup // supervisor and session goroutines
 	done chan struct{}  // closed by Close
 }
 
 var pid = os.Getpid()
-
-type pendingRequest struct {
-	ch   chan result  // RequestAs waits on it; nil for RequestAsync
-	cb   func(result) // RequestAsync's completion
-	sess *session
-}
-
-func (p *pendingRequest) deliver(r result) {
-	if p.cb != nil {
-		p.cb(r)
-		return
-	}
-	p.ch <- r
-}
 
 // Resolve returns the socket path (or Windows pipe path) for addr: a path
 // containing a separator is used as it is; any other string is a pipe name,
@@ -78,11 +62,10 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Conn, error) {
 		opt(&o)
 	}
 	c := &Conn{
-		path:     Resolve(addr),
-		o:        o,
-		ready:    make(chan struct{}),
-		requests: make(map[uint64]*pendingRequest),
-		done:     make(chan struct{}),
+		path:  Resolve(addr),
+		o:     o,
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	c.recv = newReceiver(c, o.dispatchQueue)
 	for _, id := range o.machines {
@@ -138,7 +121,7 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 	s := newSession(c, nc)
 	s.start()
 	if c.o.token != "" {
-		_, err := s.call(dctx.Done(), c.done, func(b []byte) []byte { return protocol.AppendAuthRequest(b, c.o.token) })
+		_, err := s.call(dctx.Done(), c.done, func(b []byte, n uint64) []byte { return protocol.AppendAuthRequest(b, n, c.o.token) })
 		if err != nil {
 			s.fail(err)
 			<-s.done
@@ -171,8 +154,8 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 }
 
 func (c *Conn) register(ctx context.Context, s *session, id string) error {
-	_, err := s.call(ctx.Done(), c.done, func(b []byte) []byte {
-		return protocol.AppendRegisterRequest(b, 0, id, c.o.processName, pid, time.Now(), c.o.token)
+	_, err := s.call(ctx.Done(), c.done, func(b []byte, n uint64) []byte {
+		return protocol.AppendRegisterRequest(b, n, id, c.o.processName, pid, time.Now(), c.o.token)
 	})
 	if errors.Is(err, errCanceled) {
 		err = ctx.Err()
@@ -271,7 +254,7 @@ func (c *Conn) current(ctx context.Context) (*session, error) {
 }
 
 // roundTrip sends one line on the live session and waits for its reply.
-func (c *Conn) roundTrip(ctx context.Context, build func([]byte) []byte) ([]byte, error) {
+func (c *Conn) roundTrip(ctx context.Context, build func(b []byte, id uint64) []byte) ([]byte, error) {
 	s, err := c.current(ctx)
 	if err != nil {
 		return nil, err
@@ -288,7 +271,7 @@ func (c *Conn) roundTrip(ctx context.Context, build func([]byte) []byte) ([]byte
 	return data, err
 }
 
-// complete delivers a reply to a FIFO entry.
+// complete delivers a reply to a call.
 func (c *Conn) complete(pc pendingCall, r result) {
 	if pc.ch != nil {
 		pc.ch <- r
@@ -306,35 +289,6 @@ func (c *Conn) asyncError(e *AsyncError) {
 		return
 	}
 	c.log().Warn("statebus client: async send failed", "target", e.Target, "event", e.Event, "err", e.Err)
-}
-
-// completeRequest delivers the reply to Request id; false if none waits.
-func (c *Conn) completeRequest(id uint64, r result) bool {
-	c.mu.Lock()
-	p := c.requests[id]
-	delete(c.requests, id)
-	c.mu.Unlock()
-	if p == nil {
-		return false
-	}
-	p.deliver(r)
-	return true
-}
-
-// failRequests fails the Requests pending on session s.
-func (c *Conn) failRequests(s *session, err error) {
-	c.mu.Lock()
-	var failed []*pendingRequest
-	for id, p := range c.requests {
-		if p.sess == s {
-			failed = append(failed, p)
-			delete(c.requests, id)
-		}
-	}
-	c.mu.Unlock()
-	for _, p := range failed {
-		p.deliver(result{err: err})
-	}
 }
 
 // Close closes the connection: pending calls fail with ErrClosed, handlers

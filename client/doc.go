@@ -21,10 +21,22 @@
 // are reported to a handler. Request and OnRequest give correlated
 // request/reply between machines; Publish reaches every other machine.
 //
+// Payloads are marshalled with encoding/json; a json.RawMessage is sent as
+// it is. The wire carries one message per line, so a payload with line
+// breaks (pretty-printed JSON) is compacted first, keeping the bytes of
+// its numbers and strings. Every line the Conn writes carries an Id of its
+// own, and a reply completes only the call whose Id it echoes: a reply
+// without one (the bus could not read a line) is logged and completes
+// nothing.
+//
 // Received events are dispatched on a goroutine of their own, never on the
 // reader, so a slow handler does not hold up replies. Handlers by event
 // name, a "*" wildcard, channels (Events) and non-destructive waits
 // (Expect, WaitForEvent) can be combined; each sees every event.
+// OnEvent handlers add up; OnRequest has one handler per name, a later
+// registration replacing it; Bind has one Member per id and refuses a
+// second (ErrBound). Each remove function, and Member.Close, removes only
+// what its own registration added.
 //
 // By default a Conn reconnects when the bus goes away: it redials with
 // backoff, registers its ids again and keeps its handlers; calls made

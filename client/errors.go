@@ -33,6 +33,9 @@ var (
 	// ErrRejected: the bus refused the request for another reason (bad
 	// input, limits); the *Error says which.
 	ErrRejected = errors.New("statebus: request rejected")
+	// ErrBound: Bind of a machine id that a Member of this Conn has bound
+	// already (until that Member's Close).
+	ErrBound = errors.New("statebus: machine id already bound on this connection")
 	// ErrNoMachine: Send or Publish without a source machine id.
 	ErrNoMachine = errors.New("statebus: no machine id registered on this connection to send as")
 )

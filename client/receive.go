@@ -75,7 +75,8 @@ const (
 type Handler func(Event)
 
 // RequestHandler answers a Request: the reply payload (marshalled with
-// encoding/json, or json.RawMessage as is) or an error whose text the
+// encoding/json, or json.RawMessage as is; either made one line as Send
+// does) or an error whose text the
 // requester receives. Each request runs on its own goroutine; ctx ends
 // when the Conn closes.
 type RequestHandler func(ctx context.Context, ev Event) (any, error)
@@ -84,6 +85,10 @@ type handlerEntry struct {
 	id int
 	fn Handler
 }
+
+// requestEntry is one OnRequest registration; its address tells it from
+// a later registration of the same name.
+type requestEntry struct{ fn RequestHandler }
 
 // receiver holds the handlers and the dispatch queue.
 type receiver struct {
@@ -97,8 +102,8 @@ type receiver struct {
 	closed   bool
 	nextID   int
 	handlers map[string][]handlerEntry // by event name; "*" for all
-	targets  map[string]Handler        // by target machine id (Member)
-	requests map[string]RequestHandler // by event name; "*" for all
+	targets  map[string]*Member        // by target machine id
+	requests map[string]*requestEntry  // by event name; "*" for all
 	expects  map[*Expectation]struct{}
 	subs     map[*subscription]struct{}
 
@@ -112,8 +117,8 @@ func newReceiver(c *Conn, max int) *receiver {
 		c:        c,
 		max:      max,
 		handlers: make(map[string][]handlerEntry),
-		targets:  make(map[string]Handler),
-		requests: make(map[string]RequestHandler),
+		targets:  make(map[string]*Member),
+		requests: make(map[string]*requestEntry),
 		expects:  make(map[*Expectation]struct{}),
 		subs:     make(map[*subscription]struct{}),
 	}
@@ -198,8 +203,8 @@ func (r *receiver) dispatch(ev *Event) {
 		}
 	}
 	var fns []Handler
-	if h := r.targets[ev.Target]; h != nil {
-		fns = append(fns, h)
+	if m := r.targets[ev.Target]; m != nil {
+		fns = append(fns, m.deliver)
 	}
 	for _, h := range r.handlers[ev.Name] {
 		fns = append(fns, h.fn)
@@ -258,25 +263,27 @@ func (s *subscription) end() {
 
 func (r *receiver) serveRequest(ev *Event) {
 	r.mu.Lock()
-	h := r.requests[ev.Name]
-	if h == nil {
-		h = r.requests["*"]
+	e := r.requests[ev.Name]
+	if e == nil {
+		e = r.requests["*"]
 	}
 	r.mu.Unlock()
 	c := r.c
-	if h == nil {
+	if e == nil {
 		c.reply(ev, nil, fmt.Errorf("no handler for request %s on machine %s", ev.Name, ev.Target))
 		return
 	}
 	go func() {
-		v, err := h(r.ctx, *ev)
+		v, err := e.fn(r.ctx, *ev)
 		c.reply(ev, v, err)
 	}()
 }
 
 // OnEvent calls h for every event named name ("*": every event) pushed to
-// any machine of this connection. It returns a function that removes h.
-// Handlers stay armed across reconnects.
+// any machine of this connection. Handlers add up: registering the same
+// name again adds another handler, and each sees the event. It returns a
+// function that removes this registration only (calling it again does
+// nothing). Handlers stay armed across reconnects.
 func (c *Conn) OnEvent(name string, h Handler) (remove func()) {
 	r := c.recv
 	r.mu.Lock()
@@ -297,17 +304,23 @@ func (c *Conn) OnEvent(name string, h Handler) (remove func()) {
 	}
 }
 
-// OnRequest answers Requests named name ("*": any) with h. A Request with
-// no handler is answered with an error at once. It returns a function that
-// removes h.
+// OnRequest answers Requests named name ("*": any without a handler of
+// its own) with h. One handler answers a name: registering the name again
+// replaces the earlier handler (a request has exactly one answer). A
+// Request with no handler is answered with an error at once. It returns a
+// function that removes h if h is still the name's handler, and does
+// nothing once h was replaced: it never removes a later registration.
 func (c *Conn) OnRequest(name string, h RequestHandler) (remove func()) {
 	r := c.recv
+	e := &requestEntry{fn: h}
 	r.mu.Lock()
-	r.requests[name] = h
+	r.requests[name] = e
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
-		delete(r.requests, name)
+		if r.requests[name] == e {
+			delete(r.requests, name)
+		}
 		r.mu.Unlock()
 	}
 }

@@ -2,8 +2,8 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,29 +12,39 @@ import (
 
 // result is the bus's answer to one request line.
 type result struct {
-	data []byte // copy of Data; nil for null
+	data []byte // copy of Data; nil for null (and for an async send)
 	err  error
 }
 
-// pendingCall is an entry of a session's reply FIFO. The bus answers every
-// request line except Request in order, so replies are matched by
-// position; a Request carries an Id and is matched by it instead.
+// pendingCall is a line awaiting its in-order reply: every line but a
+// Request's. Its Id is what the reply must echo to complete it.
 type pendingCall struct {
-	ch            chan result // sync call; nil for an async send
+	id            uint64
+	ch            chan result // sync call; nil for an async send or Reply
 	target, event string      // async send, for its error report
 }
 
 // session is one connection to the bus: a reader goroutine and a writer
-// goroutine, an outbound buffer and the FIFO of calls awaiting replies.
-// A new session replaces it after a reconnect.
+// goroutine, an outbound buffer and the calls awaiting replies. A new
+// session replaces it after a reconnect.
+//
+// Every line the session writes carries an Id from its counter, and a
+// reply completes only the call whose Id it echoes. The bus answers
+// lines in order, except accepted Requests (§6 of docs/protocol.md), so
+// the in-order calls sit in a FIFO by ascending Id and a reply normally
+// matches its head; Requests sit in a map by Id. A reply with no Id (the
+// bus's answer to a line it could not read) or an Id nothing waits for
+// completes nothing: it is logged and skipped.
 type session struct {
 	c  *Conn
 	nc net.Conn
 
 	mu            sync.Mutex
 	out, spare    []byte
+	lastID        uint64 // the Id of the last line written
 	fifo          []pendingCall
 	head          int
+	requests      map[uint64]*pendingRequest
 	writerWaiting bool
 	room          sync.Cond // signalled when the writer takes the buffer
 	dead          bool
@@ -44,10 +54,26 @@ type session struct {
 	writerDone    chan struct{}
 }
 
+// pendingRequest is a Request awaiting its reply, which may come after
+// replies to later lines.
+type pendingRequest struct {
+	ch chan result  // RequestAs waits on it; nil for RequestAsync
+	cb func(result) // RequestAsync's completion
+}
+
+func (p *pendingRequest) deliver(r result) {
+	if p.cb != nil {
+		p.cb(r)
+		return
+	}
+	p.ch <- r
+}
+
 func newSession(c *Conn, nc net.Conn) *session {
 	s := &session{
 		c:          c,
 		nc:         nc,
+		requests:   make(map[uint64]*pendingRequest),
 		wake:       make(chan struct{}, 1),
 		done:       make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -62,14 +88,16 @@ func (s *session) start() {
 	go s.writeLoop()
 }
 
-// enqueue appends one request line built by build and, unless pc is nil,
-// its FIFO entry, atomically so that order matches. It fails if the
-// session is dead.
+// enqueue appends one request line built by build with the session's
+// next Id, and records under that Id what awaits its reply: pc for a
+// line answered in order, req for a Request (at most one of them; an
+// async send passes a pc without channel). It returns the Id, or an
+// error if the session is dead.
 //
 // While more than the send buffer's bound is waiting to be written, it
 // blocks until the writer takes it: a sender cannot outrun the bus by
 // more than that.
-func (s *session) enqueue(pc *pendingCall, build func([]byte) []byte) error {
+func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []byte, id uint64) []byte) (uint64, error) {
 	s.mu.Lock()
 	for len(s.out) >= s.c.o.sendBuffer && !s.dead {
 		if s.writerWaiting {
@@ -81,25 +109,38 @@ func (s *session) enqueue(pc *pendingCall, build func([]byte) []byte) error {
 	if s.dead {
 		err := s.err
 		s.mu.Unlock()
-		return err
+		return 0, err
 	}
-	s.out = build(s.out)
-	if pc != nil {
+	s.lastID++
+	id := s.lastID
+	s.out = build(s.out, id)
+	switch {
+	case pc != nil:
+		pc.id = id
 		s.fifo = append(s.fifo, *pc)
+	case req != nil:
+		s.requests[id] = req
 	}
 	if s.writerWaiting {
 		s.writerWaiting = false
 		s.wake <- struct{}{}
 	}
 	s.mu.Unlock()
-	return nil
+	return id, nil
 }
 
-// call sends one line and waits for its in-order reply.
+// forget drops the Request id, which no longer waits for its reply.
+func (s *session) forget(id uint64) {
+	s.mu.Lock()
+	delete(s.requests, id)
+	s.mu.Unlock()
+}
+
+// call sends one line and waits for its reply.
 // It returns errCanceled if done or closed ends first.
-func (s *session) call(done, closed <-chan struct{}, build func([]byte) []byte) ([]byte, error) {
+func (s *session) call(done, closed <-chan struct{}, build func([]byte, uint64) []byte) ([]byte, error) {
 	ch := make(chan result, 1)
-	if err := s.enqueue(&pendingCall{ch: ch}, build); err != nil {
+	if _, err := s.enqueue(&pendingCall{ch: ch}, nil, build); err != nil {
 		return nil, err
 	}
 	select {
@@ -108,13 +149,19 @@ func (s *session) call(done, closed <-chan struct{}, build func([]byte) []byte) 
 	case <-closed:
 		return nil, errCanceled
 	case <-done:
-		// The entry stays in the FIFO so later replies still match; its
-		// reply lands in ch and is dropped.
+		// The entry stays in the FIFO until its reply comes; the reply
+		// lands in ch and is dropped.
 		return nil, errCanceled
 	}
 }
 
 var errCanceled = errors.New("canceled")
+
+// errNoIDReply completes a call whose reply the bus sent without its Id,
+// found out when the reply to a later line arrives (replies come in
+// order). Lines this client writes always carry an Id; only a bus that
+// could not read one answers without it.
+var errNoIDReply = fmt.Errorf("%w: the bus answered the line without its Id (it could not read the line)", ErrRejected)
 
 // fail kills the session with err: pending calls fail, the socket closes.
 func (s *session) fail(err error) {
@@ -126,6 +173,8 @@ func (s *session) fail(err error) {
 	s.dead, s.err = true, err
 	fifo := s.fifo[s.head:]
 	s.fifo, s.head = nil, 0
+	requests := s.requests
+	s.requests = make(map[uint64]*pendingRequest)
 	if s.writerWaiting {
 		s.writerWaiting = false
 		s.wake <- struct{}{}
@@ -136,7 +185,9 @@ func (s *session) fail(err error) {
 	for _, pc := range fifo {
 		s.c.complete(pc, result{err: err})
 	}
-	s.c.failRequests(s, err)
+	for _, p := range requests {
+		p.deliver(result{err: err})
+	}
 }
 
 func (s *session) writeLoop() {
@@ -177,12 +228,16 @@ func (s *session) readLoop() {
 	defer close(s.done)
 	rd := protocol.NewReader(s.nc, 64<<20)
 	var resp protocol.Response
+	var stray error // the failure reply with no Id read last, if any
 	for {
 		line, err := rd.ReadLine()
 		if err != nil {
-			s.fail(errors.Join(ErrDisconnected, err))
+			// A fatal error's reply (line_too_long) carries no Id and
+			// comes just before the end of the stream: it says why.
+			s.fail(errors.Join(ErrDisconnected, stray, err))
 			return
 		}
+		stray = nil
 		if err := resp.Decode(line); err != nil {
 			s.c.log().Warn("statebus client: unreadable line from the bus; dropping the connection", "line", truncate(line))
 			s.fail(errors.Join(ErrDisconnected, errors.New("unreadable line from the bus")))
@@ -200,33 +255,90 @@ func (s *session) readLoop() {
 			}
 			continue
 		}
-		r := toResult(&resp)
-		if resp.ID != nil {
-			if id, err := strconv.ParseUint(string(resp.ID), 10, 64); err == nil && s.c.completeRequest(id, r) {
-				continue
+		id, ok := parseID(resp.ID)
+		if !ok {
+			s.c.log().Warn("statebus client: reply without an Id; it answers no call", "line", truncate(line))
+			if !resp.Success {
+				stray = toResult(&resp, true).err
 			}
-		}
-		s.mu.Lock()
-		if s.head == len(s.fifo) {
-			s.mu.Unlock()
-			s.c.log().Warn("statebus client: reply with no pending request", "line", truncate(line))
 			continue
 		}
-		pc := s.fifo[s.head]
-		s.fifo[s.head] = pendingCall{}
-		s.head++
-		if s.head == len(s.fifo) {
-			s.fifo, s.head = s.fifo[:0], 0
+		if !s.completeID(id, &resp) {
+			s.c.log().Warn("statebus client: reply to no pending call", "id", id, "line", truncate(line))
 		}
-		s.mu.Unlock()
-		s.c.complete(pc, r)
 	}
 }
 
-func toResult(resp *protocol.Response) result {
+// completeID completes the call or Request whose Id is id with resp, and
+// reports whether one was waiting.
+func (s *session) completeID(id uint64, resp *protocol.Response) bool {
+	s.mu.Lock()
+	if s.head < len(s.fifo) && s.fifo[s.head].id == id { // the usual case
+		var one [1]pendingCall
+		pc := s.popLocked(one[:0], 1)[0]
+		s.mu.Unlock()
+		s.c.complete(pc, toResult(resp, pc.ch != nil))
+		return true
+	}
+	if p := s.requests[id]; p != nil {
+		delete(s.requests, id)
+		s.mu.Unlock()
+		p.deliver(toResult(resp, true))
+		return true
+	}
+	// Replies come in order: the calls before id that are still here
+	// were answered without their Id, and no reply will come for them.
+	k := s.head
+	for k < len(s.fifo) && s.fifo[k].id < id {
+		k++
+	}
+	if k == len(s.fifo) || s.fifo[k].id != id {
+		s.mu.Unlock()
+		return false
+	}
+	calls := s.popLocked(nil, k-s.head+1)
+	s.mu.Unlock()
+	for _, pc := range calls[:len(calls)-1] {
+		s.c.complete(pc, result{err: errNoIDReply})
+	}
+	pc := calls[len(calls)-1]
+	s.c.complete(pc, toResult(resp, pc.ch != nil))
+	return true
+}
+
+// popLocked removes the first n calls of the FIFO and appends them to
+// dst. s.mu must be held.
+func (s *session) popLocked(dst []pendingCall, n int) []pendingCall {
+	dst = append(dst, s.fifo[s.head:s.head+n]...)
+	clear(s.fifo[s.head : s.head+n])
+	s.head += n
+	if s.head == len(s.fifo) {
+		s.fifo, s.head = s.fifo[:0], 0
+	}
+	return dst
+}
+
+// parseID reads an Id this client wrote: a decimal number, non-zero.
+func parseID(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, n != 0
+}
+
+// toResult turns a reply into a result; keep says whether its Data is
+// wanted (async sends ignore it, and skip the copy).
+func toResult(resp *protocol.Response, keep bool) result {
 	if resp.Success {
 		var data []byte
-		if resp.Data != nil {
+		if keep && resp.Data != nil {
 			data = append([]byte(nil), resp.Data...)
 		}
 		return result{data: data}

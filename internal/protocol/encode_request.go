@@ -7,7 +7,8 @@ import (
 
 // The appenders below write one request line, as a client sends it, ending
 // in '\n'. Types 0-3 are written as numbers, as the C# client does; the
-// extensions by name. id is written as "Id" when non-zero.
+// extensions by name. id is written as "Id" when non-zero. A payload is
+// copied as it is: the caller makes sure it is valid JSON on one line.
 
 func appendRequestHead(dst []byte, t Type, id uint64) []byte {
 	dst = append(dst, `{"Type":`...)
@@ -34,8 +35,8 @@ func AppendSimpleRequest(dst []byte, t Type, id uint64) []byte {
 
 // AppendAuthRequest appends a Ping carrying the bus's shared token on its
 // envelope, which authenticates the connection.
-func AppendAuthRequest(dst []byte, token string) []byte {
-	dst = appendRequestHead(dst, TypePing, 0)
+func AppendAuthRequest(dst []byte, id uint64, token string) []byte {
+	dst = appendRequestHead(dst, TypePing, id)
 	dst = append(dst, `,"Token":`...)
 	dst = AppendQuoted(dst, token)
 	return append(dst, '}', '\n')
@@ -99,8 +100,8 @@ func AppendEventRequest(dst []byte, t Type, id uint64, source, target, event str
 
 // AppendReplyRequest appends a Reply answering requestID with payload, or
 // with errText when it is not empty.
-func AppendReplyRequest(dst []byte, requestID uint64, payload []byte, errText string) []byte {
-	dst = appendRequestHead(dst, TypeReply, 0)
+func AppendReplyRequest(dst []byte, id, requestID uint64, payload []byte, errText string) []byte {
+	dst = appendRequestHead(dst, TypeReply, id)
 	dst = append(dst, `,"Payload":{"RequestId":`...)
 	dst = strconv.AppendUint(dst, requestID, 10)
 	if errText != "" {
