@@ -22,14 +22,13 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 			exitCodesHelp, stderr)
 	id := fs.String("id", "", "the machine's bus `ID` (default: the chart's id)")
 	b.register(fs)
-	pos, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, 1, "FILE.json"); !ok {
+		return code
 	}
+	pos := fs.Args()
 	m, code := readChart("run", pos[0], false, stderr)
 	if m == nil {
 		return code

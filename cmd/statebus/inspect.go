@@ -19,6 +19,9 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	return b.run("machines", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
 		list, err := c.ListMachines(ctx)
 		if err != nil {
@@ -63,6 +66,9 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("health", "", "Prints the bus's health and metrics; exits 1 when unhealthy, 3 when unreachable.", stderr)
 	b.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	return b.run("health", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
@@ -129,6 +135,9 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	interval := fs.Duration("i", 200*time.Millisecond, "wait between pings")
 	b.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	if *count < 1 {

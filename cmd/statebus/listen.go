@@ -20,17 +20,15 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, -1, "ID"); !ok {
+		return code
 	}
 	var answer json.RawMessage
 	if *reply != "" {
-		if !json.Valid([]byte(*reply)) {
-			fmt.Fprintf(stderr, "statebus listen: --reply %q is not valid JSON\n", *reply)
-			return exitUsage
+		var err error
+		if answer, err = compactJSON("--reply", []byte(*reply)); err != nil {
+			return usageError(fs, "%v", err)
 		}
-		answer = json.RawMessage(*reply)
 	}
 	ctx, stop := signalContext()
 	defer stop()

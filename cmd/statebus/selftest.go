@@ -26,6 +26,9 @@ func runSelfTest(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	if b.socket == "" && b.pipe == "" {
 		dir, err := os.MkdirTemp("", "statebus-selftest")
 		if err != nil {

@@ -53,6 +53,9 @@ func serviceInstall(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	var err error
 	if o.Startup, err = service.ParseStartup(*startup); err != nil {
 		fmt.Fprintln(stderr, "statebus service install:", err)
@@ -96,6 +99,9 @@ func serviceControl(verb string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("service "+verb, "[--name NAME]", verb+"s the installed service.", stderr)
 	name := fs.String("name", service.DefaultName, "service `name`")
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	m := service.New()
