@@ -181,10 +181,22 @@ func TestCLISelfTest(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "OK: all") || strings.Contains(out, "FAIL") {
 		t.Fatalf("self-test: %d\n%s", code, out)
 	}
+	if !strings.Contains(out, "PASS  publish reaches the other client") {
+		t.Fatalf("self-test on its own bus skipped publish:\n%s", out)
+	}
+	// Against a running bus it reaches its own ids only: a machine on the
+	// bus gets nothing from it.
 	path := startBusProcess(t)
+	l := startListen(t, path, "--json", "bystander")
 	out, _, code = runCLI(t, "self-test", "--socket", path)
-	if code != 0 || !strings.Contains(out, "testing the bus at "+path) {
+	if code != 0 || !strings.Contains(out, "testing the bus at "+path) || !strings.Contains(out, "SKIP  publish") {
 		t.Fatalf("self-test against a running bus: %d\n%s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "send", "--socket", path, "bystander", "AFTER_SELF_TEST"); code != 0 {
+		t.Fatalf("send: %d %q", code, errOut)
+	}
+	if s := l.next(t); !strings.Contains(s, `"EventName":"AFTER_SELF_TEST"`) {
+		t.Fatalf("a machine on the bus got %s from self-test", s)
 	}
 	_, _, code = runCLI(t, "self-test", "--socket", filepath.Join(shortDir(t), "none.sock"), "--timeout", "1s")
 	if code == 0 {
