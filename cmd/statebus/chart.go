@@ -164,7 +164,7 @@ func runChartCheck(args []string, stdout, stderr io.Writer) int {
 			"warnings": nonNil(m.Warnings())})
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "chart %s: valid, %d states, %d events\n\nstates:\n", m.ID(), len(m.Nodes()), len(m.Events()))
+	fmt.Fprintf(stdout, "chart %s: valid, %s, %s\n\nstates:\n", m.ID(), count(len(m.Nodes()), "state"), count(len(m.Events()), "event"))
 	for _, n := range m.Nodes() {
 		depth := 0
 		for p := n.Parent; p != nil; p = p.Parent {
@@ -179,6 +179,14 @@ func runChartCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "\nnames to register:")
 	fmt.Fprintf(stdout, "  actions: %s\n  guards:  %s\n  delays:  %s\n", listOrNone(needs.Actions), listOrNone(needs.Guards), listOrNone(needs.Delays))
 	return exitOK
+}
+
+// count writes "1 event", "2 events".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func nonNil(s []string) []string {

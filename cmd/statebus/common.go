@@ -54,8 +54,13 @@ func (b *busFlags) addr() string {
 
 // dial connects with reconnection off: a command fails rather than wait.
 func (b *busFlags) dial(ctx context.Context, ids ...string) (*client.Conn, error) {
-	return client.Dial(ctx, b.addr(), client.WithMachines(ids...), client.WithReconnect(false),
-		client.WithDialTimeout(b.timeout), client.WithToken(b.token))
+	return b.dialWith(ctx, client.WithMachines(ids...))
+}
+
+// dialWith is dial with more client options.
+func (b *busFlags) dialWith(ctx context.Context, opts ...client.Option) (*client.Conn, error) {
+	return client.Dial(ctx, b.addr(), append([]client.Option{client.WithReconnect(false),
+		client.WithDialTimeout(b.timeout), client.WithToken(b.token)}, opts...)...)
 }
 
 // run dials the bus, calls do with the connection under the --timeout
@@ -76,9 +81,21 @@ func (b *busFlags) run(name string, stderr io.Writer, do func(ctx context.Contex
 	return code
 }
 
+// oneLine joins the lines of a message (errors.Join's, say) with "; ",
+// so that each message stays one line of output.
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
 // failure prints err and maps it to an exit code.
 func failure(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "statebus: "))
+	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, oneLine(strings.TrimPrefix(err.Error(), "statebus: ")))
 	var be *client.Error
 	switch {
 	case errors.As(err, &be):

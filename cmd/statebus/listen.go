@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	c, err := client.Dial(dctx, b.addr(), client.WithMachines(fs.Args()...), client.WithDialTimeout(b.timeout), client.WithToken(b.token),
 		client.WithStateHandler(func(s client.State, err error) {
 			if s == client.StateDisconnected && err != nil {
-				fmt.Fprintf(stderr, "statebus listen: disconnected (%v); reconnecting\n", err)
+				fmt.Fprintf(stderr, "statebus listen: disconnected (%s); reconnecting\n", oneLine(strings.TrimPrefix(err.Error(), "statebus: ")))
 			} else if s == client.StateConnected {
 				fmt.Fprintln(stderr, "statebus listen: connected")
 			}

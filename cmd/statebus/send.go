@@ -102,13 +102,23 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 
 func runRequest(args []string, stdout, stderr io.Writer) int {
 	e := newEventCommand("request", "[--as ID] [--timeout D] TARGET EVENT [JSON|-]",
-		"Sends EVENT to machine TARGET as a request and prints the reply payload.", []string{"TARGET", "EVENT"}, stderr)
+		"Sends EVENT to machine TARGET as a request and prints the reply payload (with --json:\n{\"Replied\",\"TargetMachineId\",\"EventName\",\"Payload\"}, or \"Error\" in place of the payload).", []string{"TARGET", "EVENT"}, stderr)
 	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
+	target, event := e.args[0], e.args[1]
 	return e.run(stderr, func(ctx context.Context, c *client.Conn) error {
-		out, err := c.RequestAs(ctx, e.source, e.args[0], e.args[1], e.payload)
-		if err == nil {
+		out, err := c.RequestAs(ctx, e.source, target, event, e.payload)
+		switch {
+		case err != nil && e.bus.json:
+			printJSON(stdout, map[string]any{"Replied": false, "TargetMachineId": target, "EventName": event, "Error": err.Error()})
+		case err != nil:
+		case e.bus.json:
+			if len(out) == 0 {
+				out = []byte("null")
+			}
+			printJSON(stdout, map[string]any{"Replied": true, "TargetMachineId": target, "EventName": event, "Payload": json.RawMessage(out)})
+		default:
 			fmt.Fprintf(stdout, "%s\n", out)
 		}
 		return err
