@@ -109,6 +109,9 @@ func printHealth(stdout io.Writer, h client.Health, m client.Metrics) {
 		}
 		fmt.Fprintf(tw, "bridge\t%s, %d other host(s), %d remote machine(s)\n", state, br.Hosts, br.RemoteMachines)
 	}
+	if h.Version != "" {
+		fmt.Fprintf(tw, "version\t%s\n", h.Version)
+	}
 	fmt.Fprintf(tw, "uptime\t%s (since %s)\n", m.Uptime.Round(time.Second), m.StartedAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "last activity\t%s\n", h.LastActivityAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "events routed\t%d\n", m.EventsRouted)

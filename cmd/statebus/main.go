@@ -32,6 +32,7 @@ func commands() []command {
 		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
 		{"service", "install and control the bus as an OS service", runService},
 		{"bench", "soak: hold a steady load and check that resources stay flat", runBench},
+		{"version", "print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -46,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(args[1:], stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

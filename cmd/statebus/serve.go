@@ -142,6 +142,7 @@ func serverConfig(cfg config.Config, log *slog.Logger) (server.Config, error) {
 		Peer:                     peerInfo,
 		Authorize:                authorize,
 		Logger:                   log,
+		Build:                    buildInfo(),
 	}, nil
 }
 
@@ -174,8 +175,8 @@ func runBus(ctx context.Context, o *serveOptions, stdout, stderr io.Writer, extr
 		logging.For(root, logging.CategoryConfig).Warn("Configuration: " + w)
 	}
 	path := transport.Resolve(cfg.SocketPath, cfg.PipeName)
-	log.Info("XStateNet InterProcess Message Bus Service (statebus)")
-	log.Info("Starting Named Pipe Message Bus on pipe: "+cfg.PipeName, "path", path)
+	log.Info("XStateNet InterProcess Message Bus Service (statebus)", versionAttrs()...)
+	log.Info(startMessage(cfg.SocketPath, cfg.PipeName, path), "path", path)
 
 	scfg, err := serverConfig(cfg, logging.For(root, logging.CategoryServer))
 	if err != nil {
