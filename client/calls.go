@@ -305,6 +305,7 @@ type Health struct {
 	LastActivityAt     time.Time
 	ErrorMessage       string       // empty when healthy
 	Bridge             *BridgeState // nil when the bus has no bridge to other hosts
+	Version            string       // the bus's version ("v1.2.3", "(devel)"); empty when it does not say
 }
 
 // BridgeState is the state of a bus's link to other hosts.
@@ -326,6 +327,7 @@ func (c *Conn) Health(ctx context.Context) (Health, error) {
 		ConnectionCount:    w.ConnectionCount,
 		RegisteredMachines: w.RegisteredMachines,
 		LastActivityAt:     time.Time(w.LastActivityAt),
+		Version:            w.Version,
 	}
 	if w.ErrorMessage != nil {
 		h.ErrorMessage = *w.ErrorMessage

@@ -35,6 +35,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args[1:]); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	addr := b.addr()

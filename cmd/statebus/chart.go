@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,21 +48,6 @@ func runChart(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// parseInterspersed parses flags that may come after positional
-// arguments ("chart run FILE.json --id ID") and returns the positionals.
-func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
-	for {
-		if code, ok := parseFlags(fs, args); !ok {
-			return nil, code, false
-		}
-		if fs.NArg() == 0 {
-			return pos, 0, true
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // readChart reads and loads (or, for tools, parses) a chart file.
 func readChart(cmd, file string, parseOnly bool, stderr io.Writer) (*statechart.Machine, int) {
 	data, err := os.ReadFile(file)
@@ -96,14 +80,13 @@ func runChartSimulate(args []string, stdin io.Reader, stdout, stderr io.Writer) 
 			"or \"advance MILLISECONDS\" (blank lines and lines starting with # are skipped). Prints the initial\n"+
 			"snapshot, then one JSON line per step: {\"value\",\"status\",\"context\",\"log\"[,\"sent\"][,\"error\"]}.\n"+
 			"Exit codes: 0 success, 1 the chart is invalid or failed, 2 usage error or bad step.", stderr)
-	pos, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, 1, "FILE.json"); !ok {
+		return code
 	}
+	pos := fs.Args()
 	m, code := readChart("simulate", pos[0], false, stderr)
 	if m == nil {
 		return code
@@ -154,14 +137,13 @@ func runChartCheck(args []string, stdout, stderr io.Writer) int {
 			"names it needs registered (the command line runs charts that need none).\n"+
 			"Exit codes: 0 valid, 1 invalid, 2 usage error.", stderr)
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
-	pos, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, 1, "FILE.json"); !ok {
+		return code
 	}
+	pos := fs.Args()
 	m, code := readChart("check", pos[0], true, stderr)
 	if m == nil {
 		return code
@@ -182,7 +164,7 @@ func runChartCheck(args []string, stdout, stderr io.Writer) int {
 			"warnings": nonNil(m.Warnings())})
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "chart %s: valid, %d states, %d events\n\nstates:\n", m.ID(), len(m.Nodes()), len(m.Events()))
+	fmt.Fprintf(stdout, "chart %s: valid, %s, %s\n\nstates:\n", m.ID(), count(len(m.Nodes()), "state"), count(len(m.Events()), "event"))
 	for _, n := range m.Nodes() {
 		depth := 0
 		for p := n.Parent; p != nil; p = p.Parent {
@@ -197,6 +179,14 @@ func runChartCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "\nnames to register:")
 	fmt.Fprintf(stdout, "  actions: %s\n  guards:  %s\n  delays:  %s\n", listOrNone(needs.Actions), listOrNone(needs.Guards), listOrNone(needs.Delays))
 	return exitOK
+}
+
+// count writes "1 event", "2 events".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func nonNil(s []string) []string {
@@ -218,13 +208,15 @@ func runChartDiagram(args []string, stdout, stderr io.Writer) int {
 		"Draws the chart, nested and parallel states included, as a Mermaid stateDiagram-v2 (default)\n"+
 			"or as Graphviz DOT. Exit codes: 0 success, 1 invalid chart, 2 usage error.", stderr)
 	format := fs.String("format", "mermaid", "`mermaid` or dot")
-	pos, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 || (*format != "mermaid" && *format != "dot") {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, 1, "FILE.json"); !ok {
+		return code
+	}
+	pos := fs.Args()
+	if *format != "mermaid" && *format != "dot" {
+		return usageError(fs, "--format %q is neither mermaid nor dot", *format)
 	}
 	m, code := readChart("diagram", pos[0], true, stderr)
 	if m == nil {

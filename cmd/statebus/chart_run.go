@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/statebus/statebus/chartbus"
+	"github.com/statebus/statebus/client"
 	"github.com/statebus/statebus/statechart"
 )
 
@@ -18,18 +20,18 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("chart run", "FILE.json --id ID",
 		"Runs the chart as bus member ID: events sent to ID drive it, its sends to other ids go through\n"+
 			"the bus. Prints one JSON line per processed event {\"event\",\"from\",\"value\",\"status\",\"context\",\"log\"}\n"+
-			"and exits 0 when the chart reaches a top-level final state, 1 when it fails, on Ctrl+C 0.\n"+
+			"and exits 0 when the chart reaches a top-level final state, 1 when it fails or the bus refuses\n"+
+			"one of its sends (start the machines it sends to first), on Ctrl+C 0.\n"+
 			exitCodesHelp, stderr)
 	id := fs.String("id", "", "the machine's bus `ID` (default: the chart's id)")
 	b.register(fs)
-	pos, code, ok := parseInterspersed(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, 1, "FILE.json"); !ok {
+		return code
 	}
+	pos := fs.Args()
 	m, code := readChart("run", pos[0], false, stderr)
 	if m == nil {
 		return code
@@ -41,7 +43,15 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	dctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	c, err := b.dial(dctx)
+	// A send the bus refuses is an event lost: the chart could wait
+	// forever for an answer to it, so it ends the run.
+	lost := make(chan *client.AsyncError, 1)
+	c, err := b.dialWith(dctx, client.WithAsyncErrorHandler(func(e *client.AsyncError) {
+		select {
+		case lost <- e:
+		default:
+		}
+	}))
 	if err != nil {
 		return failure(stderr, "chart run", err)
 	}
@@ -53,7 +63,7 @@ func runChartRun(args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "chart run", err)
 	}
 	fmt.Fprintf(stderr, "statebus chart run: running %s as %s; Ctrl+C to stop\n", pos[0], *id)
-	code = runUntilFinal(ctx, h, a, stderr)
+	code = runUntilFinal(ctx, h, a, lost, stderr)
 	// Its last sends were handed to the connection; wait until the bus
 	// has taken them before leaving.
 	fctx, fcancel := context.WithTimeout(context.Background(), b.timeout)
@@ -83,8 +93,8 @@ func stepPrinter(stdout io.Writer) func(statechart.Step) {
 }
 
 // runUntilFinal processes events until the chart is done or fails (exit
-// 0 or 1) or ctx ends (exit 0).
-func runUntilFinal(ctx context.Context, h *chartbus.Host, a *statechart.Actor, stderr io.Writer) int {
+// 0 or 1), one of its sends is refused (exit 1) or ctx ends (exit 0).
+func runUntilFinal(ctx context.Context, h *chartbus.Host, a *statechart.Actor, lost <-chan *client.AsyncError, stderr io.Writer) int {
 	rctx, rcancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -97,6 +107,14 @@ func runUntilFinal(ctx context.Context, h *chartbus.Host, a *statechart.Actor, s
 	}()
 	select {
 	case <-ctx.Done():
+	case e := <-lost:
+		hint := ""
+		if errors.Is(e.Err, client.ErrNotConnected) {
+			hint = "; start " + e.Target + " before this chart"
+		}
+		fmt.Fprintf(stderr, "statebus chart run: %s to %s was not delivered (%s); stopping%s\n",
+			e.Event, e.Target, oneLine(strings.TrimPrefix(e.Err.Error(), "statebus: ")), hint)
+		return exitFailed
 	case <-a.Done():
 		if snap := a.Snapshot(); snap.Status == statechart.StatusError {
 			fmt.Fprintf(stderr, "statebus chart run: %s\n", strings.TrimPrefix(snap.Error, "statechart: "))

@@ -127,6 +127,10 @@ func TestChartCheckAndDiagram(t *testing.T) {
 			t.Fatalf("dot: missing %q in\n%s", s, out)
 		}
 	}
+	one := writeChart(t, `{"id": "one", "initial": "a", "states": {"a": {"on": {"GO": "b"}}, "b": {}}}`)
+	if out, _, code := runCLI(t, "chart", "check", one); code != 0 || !strings.HasPrefix(out, "chart one: valid, 3 states, 1 event\n") {
+		t.Fatalf("check of a one-event chart: %d\n%s", code, out)
+	}
 	if _, _, code := runCLI(t, "chart", "check", writeChart(t, `{"states": 1}`)); code != 1 {
 		t.Fatalf("invalid chart: exit %d", code)
 	}
@@ -240,6 +244,23 @@ func TestChartRunFailingChart(t *testing.T) {
 	out, errOut, code := runCLI(t, "chart", "run", loop, "--id", "looper", "--socket", path)
 	if code != 1 || !strings.Contains(errOut, "did not settle") || !strings.Contains(out, `"status":"error"`) {
 		t.Fatalf("failing chart: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// A chart whose send is refused (its target is not on the bus yet) says
+// so and exits 1 rather than wait forever for an answer.
+func TestChartRunTargetMissing(t *testing.T) {
+	path := startBusProcess(t)
+	ping := startChart(t, path, pingChart, "ping")
+	code, _ := ping.exit(t)
+	errOut := ping.err.String()
+	if code != 1 || !strings.Contains(errOut, "statebus chart run: PING to pong was not delivered (Target machine not connected: pong); stopping; start pong before this chart\n") {
+		t.Fatalf("ping without pong: exit %d; stderr:\n%s", code, errOut)
+	}
+	// Its id was released.
+	out, _, _ := runCLI(t, "machines", "--socket", path, "--json")
+	if strings.Contains(out, "ping") {
+		t.Fatalf("machines still registered: %s", out)
 	}
 }
 

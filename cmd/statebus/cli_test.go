@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -42,6 +43,7 @@ func startBusProcess(t *testing.T) string {
 type listener struct {
 	cmd   *exec.Cmd
 	lines chan string
+	err   *safeBuffer
 }
 
 func startListen(t *testing.T, path string, args ...string) *listener {
@@ -56,7 +58,7 @@ func startListen(t *testing.T, path string, args ...string) *listener {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	l := &listener{cmd: cmd, lines: make(chan string, 100)}
+	l := &listener{cmd: cmd, lines: make(chan string, 100), err: &errOut}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
@@ -113,6 +115,15 @@ func TestCLISendListenRequestPublish(t *testing.T) {
 		t.Fatalf("request: %d %q", code, out)
 	}
 	l.next(t)
+	out, _, code = runCLI(t, "request", "--socket", path, "--json", "worker-1", "Q", "[2]")
+	if code != 0 || strings.TrimSpace(out) != `{"EventName":"Q","Payload":{"ok":true},"Replied":true,"TargetMachineId":"worker-1"}` {
+		t.Fatalf("request --json: %d %q", code, out)
+	}
+	l.next(t)
+	out, _, code = runCLI(t, "request", "--socket", path, "--json", "nobody", "Q")
+	if code != 1 || !strings.Contains(out, `"Replied":false`) || !strings.Contains(out, `"Error":"statebus: Target machine not connected: nobody"`) {
+		t.Fatalf("request --json to nobody: %d %q", code, out)
+	}
 
 	out, _, code = runCLI(t, "publish", "--socket", path, "--json", "NEWS", `"hi"`)
 	if code != 0 || !strings.Contains(out, `"Recipients":1`) {
@@ -181,16 +192,31 @@ func TestCLISelfTest(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "OK: all") || strings.Contains(out, "FAIL") {
 		t.Fatalf("self-test: %d\n%s", code, out)
 	}
+	if !strings.Contains(out, "PASS  publish reaches the other client") {
+		t.Fatalf("self-test on its own bus skipped publish:\n%s", out)
+	}
+	// Against a running bus it reaches its own ids only: a machine on the
+	// bus gets nothing from it.
 	path := startBusProcess(t)
+	l := startListen(t, path, "--json", "bystander")
 	out, _, code = runCLI(t, "self-test", "--socket", path)
-	if code != 0 || !strings.Contains(out, "testing the bus at "+path) {
+	if code != 0 || !strings.Contains(out, "testing the bus at "+path) || !strings.Contains(out, "SKIP  publish") {
 		t.Fatalf("self-test against a running bus: %d\n%s", code, out)
+	}
+	if _, errOut, code := runCLI(t, "send", "--socket", path, "bystander", "AFTER_SELF_TEST"); code != 0 {
+		t.Fatalf("send: %d %q", code, errOut)
+	}
+	if s := l.next(t); !strings.Contains(s, `"EventName":"AFTER_SELF_TEST"`) {
+		t.Fatalf("a machine on the bus got %s from self-test", s)
 	}
 	_, _, code = runCLI(t, "self-test", "--socket", filepath.Join(shortDir(t), "none.sock"), "--timeout", "1s")
 	if code == 0 {
 		t.Fatal("self-test against nothing exited 0")
 	}
 }
+
+// clientLog matches a line the client logs through log/slog's default.
+var clientLog = regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (INFO|WARN) statebus client: `)
 
 func TestCLIListenSurvivesBusRestart(t *testing.T) {
 	dir := shortDir(t)
@@ -215,6 +241,16 @@ func TestCLIListenSurvivesBusRestart(t *testing.T) {
 	}
 	if s := l.next(t); !strings.Contains(s, "BACK") {
 		t.Fatalf("listen printed %q", s)
+	}
+	// It said so, each message on one line (the error of the broken
+	// connection has two: "disconnected from the bus" and "EOF").
+	if !strings.Contains(l.err.String(), "statebus listen: disconnected (") {
+		t.Fatalf("listen did not report the disconnection:\n%s", l.err.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(l.err.String()), "\n") {
+		if !strings.HasPrefix(line, "statebus listen: ") && !clientLog.MatchString(line) {
+			t.Errorf("listen's stderr has a broken line %q:\n%s", line, l.err.String())
+		}
 	}
 }
 

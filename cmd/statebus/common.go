@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,8 +54,13 @@ func (b *busFlags) addr() string {
 
 // dial connects with reconnection off: a command fails rather than wait.
 func (b *busFlags) dial(ctx context.Context, ids ...string) (*client.Conn, error) {
-	return client.Dial(ctx, b.addr(), client.WithMachines(ids...), client.WithReconnect(false),
-		client.WithDialTimeout(b.timeout), client.WithToken(b.token))
+	return b.dialWith(ctx, client.WithMachines(ids...))
+}
+
+// dialWith is dial with more client options.
+func (b *busFlags) dialWith(ctx context.Context, opts ...client.Option) (*client.Conn, error) {
+	return client.Dial(ctx, b.addr(), append([]client.Option{client.WithReconnect(false),
+		client.WithDialTimeout(b.timeout), client.WithToken(b.token)}, opts...)...)
 }
 
 // run dials the bus, calls do with the connection under the --timeout
@@ -75,20 +81,21 @@ func (b *busFlags) run(name string, stderr io.Writer, do func(ctx context.Contex
 	return code
 }
 
-// newFlagSet returns a flag set whose --help prints usage and summary.
-func newFlagSet(name, usage, summary string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: statebus %s %s\n\n%s\n\nFlags:\n", name, usage, summary)
-		fs.PrintDefaults()
+// oneLine joins the lines of a message (errors.Join's, say) with "; ",
+// so that each message stays one line of output.
+func oneLine(s string) string {
+	var lines []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
 	}
-	return fs
+	return strings.Join(lines, "; ")
 }
 
 // failure prints err and maps it to an exit code.
 func failure(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, strings.TrimPrefix(err.Error(), "statebus: "))
+	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, oneLine(strings.TrimPrefix(err.Error(), "statebus: ")))
 	var be *client.Error
 	switch {
 	case errors.As(err, &be):
@@ -103,7 +110,9 @@ func failure(stderr io.Writer, cmd string, err error) int {
 }
 
 // parsePayload reads the optional JSON argument: absent is null, "-"
-// reads standard input.
+// reads standard input. The payload is compacted to one line: the wire
+// protocol is one JSON object per line, so a pretty-printed document or
+// echo's trailing newline must not reach the bus as written.
 func parsePayload(args []string, stdin io.Reader) (json.RawMessage, error) {
 	if len(args) == 0 {
 		return nil, nil
@@ -115,10 +124,17 @@ func parsePayload(args []string, stdin io.Reader) (json.RawMessage, error) {
 			return nil, err
 		}
 	}
-	if !json.Valid(text) {
-		return nil, fmt.Errorf("payload %q is not valid JSON (quote strings: '\"text\"')", text)
+	return compactJSON("payload", text)
+}
+
+// compactJSON checks that text is one JSON value and returns it on one
+// line, insignificant white space removed; what names it in the error.
+func compactJSON(what string, text []byte) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, text); err != nil {
+		return nil, fmt.Errorf("%s %q is not valid JSON (quote strings: '\"text\"')", what, text)
 	}
-	return json.RawMessage(text), nil
+	return json.RawMessage(buf.Bytes()), nil
 }
 
 // signalContext is canceled by SIGINT or SIGTERM.

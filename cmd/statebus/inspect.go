@@ -19,6 +19,9 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	return b.run("machines", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
 		list, err := c.ListMachines(ctx)
 		if err != nil {
@@ -65,6 +68,9 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
+		return code
+	}
 	return b.run("health", stderr, func(ctx context.Context, c *client.Conn) (int, error) {
 		h, err := c.Health(ctx)
 		if err != nil {
@@ -103,6 +109,9 @@ func printHealth(stdout io.Writer, h client.Health, m client.Metrics) {
 		}
 		fmt.Fprintf(tw, "bridge\t%s, %d other host(s), %d remote machine(s)\n", state, br.Hosts, br.RemoteMachines)
 	}
+	if h.Version != "" {
+		fmt.Fprintf(tw, "version\t%s\n", h.Version)
+	}
 	fmt.Fprintf(tw, "uptime\t%s (since %s)\n", m.Uptime.Round(time.Second), m.StartedAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "last activity\t%s\n", h.LastActivityAt.Local().Format("2006-01-02 15:04:05"))
 	fmt.Fprintf(tw, "events routed\t%d\n", m.EventsRouted)
@@ -129,6 +138,9 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	interval := fs.Duration("i", 200*time.Millisecond, "wait between pings")
 	b.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	if *count < 1 {

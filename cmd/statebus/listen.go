@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,17 +21,15 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := wantArgs(fs, 1, -1, "ID"); !ok {
+		return code
 	}
 	var answer json.RawMessage
 	if *reply != "" {
-		if !json.Valid([]byte(*reply)) {
-			fmt.Fprintf(stderr, "statebus listen: --reply %q is not valid JSON\n", *reply)
-			return exitUsage
+		var err error
+		if answer, err = compactJSON("--reply", []byte(*reply)); err != nil {
+			return usageError(fs, "%v", err)
 		}
-		answer = json.RawMessage(*reply)
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -39,7 +38,7 @@ func runListen(args []string, stdout, stderr io.Writer) int {
 	c, err := client.Dial(dctx, b.addr(), client.WithMachines(fs.Args()...), client.WithDialTimeout(b.timeout), client.WithToken(b.token),
 		client.WithStateHandler(func(s client.State, err error) {
 			if s == client.StateDisconnected && err != nil {
-				fmt.Fprintf(stderr, "statebus listen: disconnected (%v); reconnecting\n", err)
+				fmt.Fprintf(stderr, "statebus listen: disconnected (%s); reconnecting\n", oneLine(strings.TrimPrefix(err.Error(), "statebus: ")))
 			} else if s == client.StateConnected {
 				fmt.Fprintln(stderr, "statebus listen: connected")
 			}

@@ -6,8 +6,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +32,7 @@ func commands() []command {
 		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
 		{"service", "install and control the bus as an OS service", runService},
 		{"bench", "soak: hold a steady load and check that resources stay flat", runBench},
+		{"version", "print the version, commit, build date and Go version", runVersion},
 	}
 }
 
@@ -48,6 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(args[1:], stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -66,18 +68,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun \"statebus <command> --help\" for a command's flags.")
-}
-
-// parseFlags parses args with fs, mapping --help to exit code 0 and other
-// parse errors to 2. It returns ok=false when the command should exit.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return 0, true
-	case errors.Is(err, flag.ErrHelp):
-		return 0, false
-	default:
-		return 2, false
-	}
 }

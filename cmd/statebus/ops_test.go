@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -17,12 +19,16 @@ func TestServiceInstallDryRun(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the unit is Linux's")
 	}
-	out, errOut, code := runCLI(t, "service", "install", "--dry-run", "--name", "TestBus", "--config", "/etc/statebus/appsettings.json", "--user", "bus", "--group", "bususers", "--startup", "manual")
+	cfg := filepath.Join(shortDir(t), "appsettings.json")
+	if err := os.WriteFile(cfg, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCLI(t, "service", "install", "--dry-run", "--name", "TestBus", "--config", cfg, "--user", "bus", "--group", "bususers", "--startup", "manual")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{"Type=notify", "Restart=on-failure", "RuntimeDirectory=TestBus", "User=bus", "Group=bususers",
-		binary + " serve --socket /run/TestBus/CoreFxPipe_XStateNet.MessageBus --config /etc/statebus/appsettings.json --socket-mode 0660",
+		binary + " serve --socket /run/TestBus/CoreFxPipe_XStateNet.MessageBus --config " + cfg + " --socket-mode 0660",
 		"WantedBy=multi-user.target"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, out)
@@ -36,6 +42,53 @@ func TestServiceInstallDryRun(t *testing.T) {
 	}
 	if _, _, code := runCLI(t, "service", "status", "--name", "NoSuchStatebusService"); code != 1 {
 		t.Errorf("status of a missing service: exit %d", code)
+	}
+}
+
+// service install refuses what would leave a unit that cannot start: the
+// temporary binary of "go run", a configuration file that is not there.
+func TestServiceInstallRefusesTemporaryBinaryAndMissingConfig(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the unit is Linux's")
+	}
+	dir := shortDir(t)
+	// Where "go run ./cmd/statebus" puts the binary it runs.
+	goRun := filepath.Join(dir, "go-build123456", "b001", "exe", "statebus")
+	cached := filepath.Join(dir, "cache", "ab", "statebus")
+	for _, p := range []string{goRun, cached} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Link(binary, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		bin string
+		env []string
+	}{{goRun, nil}, {cached, []string{"GOCACHE=" + filepath.Join(dir, "cache")}}} {
+		cmd := exec.Command(c.bin, "service", "install", "--dry-run")
+		cmd.Env = append(os.Environ(), c.env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), c.bin+", a temporary build") ||
+			!strings.Contains(string(out), "go build -o") || !strings.Contains(string(out), "go install ./cmd/statebus") ||
+			strings.Contains(string(out), "ExecStart") {
+			t.Errorf("%s service install --dry-run: %v\n%s", c.bin, err, out)
+		}
+	}
+	// --executable names a real binary to install.
+	out, err := exec.Command(goRun, "service", "install", "--dry-run", "--executable", binary).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ExecStart="+binary+" serve") {
+		t.Errorf("--executable: %v\n%s", err, out)
+	}
+	missing := filepath.Join(dir, "appsettings.json")
+	text, errOut, code := runCLI(t, "service", "install", "--dry-run", "--config", missing)
+	if code != 2 || text != "" || !strings.Contains(errOut, "--config "+missing+" does not exist") {
+		t.Errorf("missing --config: %d %q %q", code, text, errOut)
+	}
+	if _, errOut, code := runCLI(t, "service", "install", "--dry-run", "--executable", filepath.Join(dir, "nothing")); code != 2 || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("missing --executable: %d %q", code, errOut)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 // flags, fixed positional arguments followed by an optional JSON payload.
 type eventCommand struct {
 	name    string
+	argv    []string // names of the fixed arguments, for "missing EVENT"
 	fs      *flag.FlagSet
 	bus     busFlags
 	as      *string
@@ -24,8 +25,8 @@ type eventCommand struct {
 	source  string
 }
 
-func newEventCommand(name, usage, summary string, fixed int, stderr io.Writer) *eventCommand {
-	e := &eventCommand{name: name, fixed: fixed}
+func newEventCommand(name, usage, summary string, argv []string, stderr io.Writer) *eventCommand {
+	e := &eventCommand{name: name, argv: argv, fixed: len(argv)}
 	e.fs = newFlagSet(name, usage, summary+" "+exitCodesHelp, stderr)
 	e.as = e.fs.String("as", "", "act as machine `ID` (default statebus-cli-PID)")
 	e.bus.register(e.fs)
@@ -38,15 +39,13 @@ func (e *eventCommand) parse(args []string, stderr io.Writer) (code int, ok bool
 	if code, ok := parseFlags(e.fs, args); !ok {
 		return code, false
 	}
-	if e.fs.NArg() < e.fixed || e.fs.NArg() > e.fixed+1 {
-		e.fs.Usage()
-		return exitUsage, false
+	if code, ok := wantArgs(e.fs, e.fixed, e.fixed+1, e.argv...); !ok {
+		return code, false
 	}
 	e.args = e.fs.Args()
 	var err error
 	if e.payload, err = parsePayload(e.args[e.fixed:], os.Stdin); err != nil {
-		fmt.Fprintf(stderr, "statebus %s: %v\n", e.name, err)
-		return exitUsage, false
+		return usageError(e.fs, "%v", err), false
 	}
 	if e.source = *e.as; e.source == "" {
 		e.source = defaultSender()
@@ -63,7 +62,7 @@ func (e *eventCommand) run(stderr io.Writer, do func(ctx context.Context, c *cli
 
 func runSend(args []string, stdout, stderr io.Writer) int {
 	e := newEventCommand("send", "[--as ID] TARGET EVENT [JSON|-]",
-		"Sends EVENT with an optional JSON payload to machine TARGET and waits for the bus to\nacknowledge delivery to TARGET's connection.", 2, stderr)
+		"Sends EVENT with an optional JSON payload to machine TARGET and waits for the bus to\nacknowledge delivery to TARGET's connection.", []string{"TARGET", "EVENT"}, stderr)
 	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
@@ -83,7 +82,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 }
 
 func runPublish(args []string, stdout, stderr io.Writer) int {
-	e := newEventCommand("publish", "[--as ID] EVENT [JSON|-]", "Sends EVENT to every machine on the bus.", 1, stderr)
+	e := newEventCommand("publish", "[--as ID] EVENT [JSON|-]", "Sends EVENT to every machine on the bus.", []string{"EVENT"}, stderr)
 	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
@@ -103,13 +102,23 @@ func runPublish(args []string, stdout, stderr io.Writer) int {
 
 func runRequest(args []string, stdout, stderr io.Writer) int {
 	e := newEventCommand("request", "[--as ID] [--timeout D] TARGET EVENT [JSON|-]",
-		"Sends EVENT to machine TARGET as a request and prints the reply payload.", 2, stderr)
+		"Sends EVENT to machine TARGET as a request and prints the reply payload (with --json:\n{\"Replied\",\"TargetMachineId\",\"EventName\",\"Payload\"}, or \"Error\" in place of the payload).", []string{"TARGET", "EVENT"}, stderr)
 	if code, ok := e.parse(args, stderr); !ok {
 		return code
 	}
+	target, event := e.args[0], e.args[1]
 	return e.run(stderr, func(ctx context.Context, c *client.Conn) error {
-		out, err := c.RequestAs(ctx, e.source, e.args[0], e.args[1], e.payload)
-		if err == nil {
+		out, err := c.RequestAs(ctx, e.source, target, event, e.payload)
+		switch {
+		case err != nil && e.bus.json:
+			printJSON(stdout, map[string]any{"Replied": false, "TargetMachineId": target, "EventName": event, "Error": err.Error()})
+		case err != nil:
+		case e.bus.json:
+			if len(out) == 0 {
+				out = []byte("null")
+			}
+			printJSON(stdout, map[string]any{"Replied": true, "TargetMachineId": target, "EventName": event, "Payload": json.RawMessage(out)})
+		default:
 			fmt.Fprintf(stdout, "%s\n", out)
 		}
 		return err

@@ -72,6 +72,8 @@ func (o *serveOptions) daemonOptions(stdout, stderr io.Writer) daemon.Options {
 			service.NotifyStatus("listening on " + path)
 		},
 		Stopping: func() { service.NotifyStopping() },
+		Banner:   versionAttrs(),
+		Build:    buildInfo(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/statebus/statebus/internal/service"
 )
@@ -49,8 +50,12 @@ func serviceInstall(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.User, "user", "", "run as this `account` (default: root / LocalSystem)")
 	fs.StringVar(&o.Group, "group", "", "Unix `group` whose members may connect (socket mode 0660)")
 	fs.StringVar(&o.PipeName, "pipe", "", "pipe `NAME` to serve (default XStateNet.MessageBus)")
+	executable := fs.String("executable", "", "install this statebus `binary` (default: the one running, which must not be go run's temporary build)")
 	dryRun := fs.Bool("dry-run", false, "print what would be installed and change nothing")
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	var err error
@@ -58,15 +63,12 @@ func serviceInstall(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "statebus service install:", err)
 		return exitUsage
 	}
-	if o.Executable, err = os.Executable(); err == nil {
-		o.Executable, err = filepath.Abs(o.Executable)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "statebus service install: finding the statebus binary:", err)
-		return exitFailed
+	if o.Executable, err = serviceBinary(*executable); err != nil {
+		fmt.Fprintln(stderr, "statebus service install:", err)
+		return exitUsage
 	}
 	if o.ConfigFile != "" {
-		if o.ConfigFile, err = filepath.Abs(o.ConfigFile); err != nil {
+		if o.ConfigFile, err = existingFile("--config", o.ConfigFile); err != nil {
 			fmt.Fprintln(stderr, "statebus service install:", err)
 			return exitUsage
 		}
@@ -92,10 +94,75 @@ func serviceInstall(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// serviceBinary returns the absolute path of the binary the service will
+// run: explicit, else the running one. It refuses a binary the go command
+// built for "go run" (or a test): the build cache deletes or evicts it,
+// and the service would then fail to start.
+func serviceBinary(explicit string) (string, error) {
+	exe, what := explicit, "--executable"
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return "", fmt.Errorf("finding the statebus binary: %w", err)
+		}
+		what = "this statebus"
+	}
+	exe, err := existingFile(what, exe)
+	if err != nil {
+		return "", err
+	}
+	if goBuildTemporary(exe) {
+		return "", fmt.Errorf("%s is %s, a temporary build of \"go run\" that the go command deletes; "+
+			"build a binary to install first (go build -o /usr/local/bin/statebus ./cmd/statebus, or go install ./cmd/statebus) "+
+			"and run its \"service install\", or name it with --executable", what, exe)
+	}
+	return exe, nil
+}
+
+// goBuildTemporary reports whether path lies where the go command puts
+// the binaries of "go run" and "go test": a go-build* directory (in
+// $GOTMPDIR or the temporary directory, or the default build cache
+// ~/.cache/go-build) or $GOCACHE.
+func goBuildTemporary(path string) bool {
+	for _, dir := range []string{os.Getenv("GOCACHE"), os.Getenv("GOTMPDIR")} {
+		if rel, err := filepath.Rel(dir, path); dir != "" && err == nil && filepath.IsLocal(rel) {
+			return true
+		}
+	}
+	for _, elem := range strings.Split(filepath.ToSlash(path), "/") {
+		if strings.HasPrefix(elem, "go-build") {
+			return true
+		}
+	}
+	return false
+}
+
+// existingFile returns the absolute path of file, which must exist and
+// not be a directory; what names it in the error.
+func existingFile(what, file string) (string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", what, file, err)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("%s %s does not exist", what, abs)
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", what, err)
+	case st.IsDir():
+		return "", fmt.Errorf("%s %s is a directory, not a file", what, abs)
+	}
+	return abs, nil
+}
+
 func serviceControl(verb string, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("service "+verb, "[--name NAME]", verb+"s the installed service.", stderr)
 	name := fs.String("name", service.DefaultName, "service `name`")
 	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if code, ok := wantArgs(fs, 0, 0); !ok {
 		return code
 	}
 	m := service.New()

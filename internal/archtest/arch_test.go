@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"internal/metrics":   {},
 	"internal/logging":   {},
 	"internal/service":   {},
+	"internal/version":   {},
 	"internal/soak":      {"client"},
 	"internal/router":    {"internal/protocol"},
 	"internal/server":    {"internal/protocol", "internal/router", "internal/metrics"},

@@ -57,8 +57,10 @@ type Options struct {
 	// manager notification); Stopping when it begins to stop.
 	Ready    func(path string)
 	Stopping func()
-	// Banner, if set, is logged first (the version).
+	// Banner, if set, are the attributes of the first log line (the
+	// version); Build is what Health and /metrics report of the binary.
 	Banner []any
+	Build  metrics.BuildInfo
 }
 
 // Daemon is a running bus. Its methods are safe for concurrent use.
@@ -150,12 +152,12 @@ func (d *Daemon) start(ctx context.Context) error {
 	d.path = transport.Resolve(cfg.SocketPath, cfg.PipeName)
 	d.log.Info("XStateNet InterProcess Message Bus Service (statebus)", d.o.Banner...)
 	if cfg.SocketPath != "" {
-		d.log.Info("Starting Message Bus on socket", "path", d.path)
+		d.log.Info("Starting Message Bus on Unix socket", "path", d.path)
 	} else {
 		d.log.Info("Starting Named Pipe Message Bus", "pipe", cfg.PipeName, "path", d.path)
 	}
 
-	scfg, err := serverConfig(cfg, logging.For(d.root, logging.CategoryServer))
+	scfg, err := d.serverConfig(cfg, logging.For(d.root, logging.CategoryServer))
 	if err != nil {
 		return err
 	}
@@ -318,7 +320,7 @@ func levelTable(cfg config.Config) map[string]slog.Level {
 
 // serverConfig maps the configuration onto the server's, resolving the
 // token file and the allow-lists.
-func serverConfig(cfg config.Config, log *slog.Logger) (server.Config, error) {
+func (d *Daemon) serverConfig(cfg config.Config, log *slog.Logger) (server.Config, error) {
 	token, err := cfg.ReadToken()
 	if err != nil {
 		return server.Config{}, err
@@ -340,6 +342,7 @@ func serverConfig(cfg config.Config, log *slog.Logger) (server.Config, error) {
 		Peer:                     peerInfo,
 		Authorize:                authorize,
 		Logger:                   log,
+		Build:                    d.o.Build,
 	}, nil
 }
 
@@ -413,7 +416,7 @@ func (d *Daemon) applyReload(r config.Reload, old config.Config, mon *metrics.Mo
 	for _, w := range r.Warnings {
 		log.Warn("Configuration warning", "warning", w)
 	}
-	scfg, err := serverConfig(cfg, nil)
+	scfg, err := d.serverConfig(cfg, nil)
 	if err == nil {
 		err = d.srv.Reconfigure(scfg)
 	}

@@ -62,13 +62,14 @@ var (
 	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
 	descResident     = desc("resident_bytes", "Resident memory of the bus process.")
 	descRouteLatency = desc("routing_latency_seconds", "Time to route a decoded SendEvent to its target's queue (one event in 64).")
+	descBuild        = desc("build_info", "Always 1; the labels say which statebus binary is serving (absent when unknown).", "version", "commit", "goversion")
 )
 
 type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
-		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped, descBridgeUp, descBridgeHosts, descRemote} {
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped, descBridgeUp, descBridgeHosts, descRemote, descBuild} {
 		ch <- d
 	}
 }
@@ -84,6 +85,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if b := s.Build; b.Version != "" {
+		ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion)
 	}
 	gauge(descUp, healthy)
 	gauge(descConns, float64(s.ConnectionCount))

@@ -36,7 +36,17 @@ type Snapshot struct {
 	RoutingLatency     HistogramSnapshot
 	Process            ProcessStats
 	Bridge             *BridgeStats // nil without a bridge to other hosts
+	Build              BuildInfo    // which binary is serving; zero when not told
 	Counters
+}
+
+// BuildInfo identifies the running binary, for the statebus_build_info
+// metric. The server is told it (server.Config.Build); this package does
+// not read it itself.
+type BuildInfo struct {
+	Version   string // "v1.2.3", "(devel)"
+	Commit    string // VCS revision, "" when unknown
+	GoVersion string // "go1.26.8"
 }
 
 // BridgeStats is the state of the link to other hosts.

@@ -13,6 +13,7 @@ type HealthData struct {
 	LastActivityAt     Time
 	ErrorMessage       *string     // null when healthy
 	Bridge             *BridgeData `json:",omitempty"` // absent without a bridge
+	Version            string      `json:",omitempty"` // the bus's version; absent when unknown
 }
 
 // BridgeData is the state of the link to other hosts.

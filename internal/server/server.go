@@ -73,6 +73,10 @@ type Config struct {
 	Authorize func(PeerInfo) error
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
+	// Build says which binary is serving: its Version is the Health
+	// reply's Version, and /metrics reports it as statebus_build_info.
+	// Default: unknown (both left out).
+	Build metrics.BuildInfo
 }
 
 // PeerInfo is the OS's view of a connection's peer; -1 where unknown.

@@ -10,6 +10,7 @@ import (
 // Snapshot returns the server's metrics now.
 func (s *Server) Snapshot() metrics.Snapshot {
 	snap := metrics.Snapshot{StartedAt: s.startedAt, Now: time.Now(), RoutingLatency: s.latency.Snapshot(), Process: metrics.Process()}
+	snap.Build = s.limits().Build
 	s.mu.Lock()
 	snap.ConnectionCount = len(s.conns)
 	snap.PeakConnections, snap.PeakConnectionsAt = s.peak, s.peakAt
@@ -78,6 +79,7 @@ func (s *Server) healthData() protocol.HealthData {
 		ConnectionCount:    h.ConnectionCount,
 		RegisteredMachines: h.RegisteredMachines,
 		LastActivityAt:     protocol.Time(h.LastActivityAt),
+		Version:            s.limits().Build.Version,
 	}
 	if h.ErrorMessage != "" {
 		w.ErrorMessage = &h.ErrorMessage
