@@ -81,6 +81,16 @@ type Features struct {
 	// Requests whose target is on another host, so they never get
 	// too_many_requests (§4.6).
 	PendingUnlimitedAcrossHosts bool
+	// EmptyRemoteErrorText: an answer with "Error":"" reaches a requester
+	// on another host as remote_error "remote_error: <target>" instead of
+	// "Target replied with an error" (§4.7).
+	EmptyRemoteErrorText bool
+	// LateReplyAcceptedAcrossHosts: when a requester leaves, or its
+	// Request times out, the target's bus on another host keeps the
+	// request pending until its own timer ends, so a Reply meanwhile is
+	// acknowledged as delivered instead of failing with unknown_request
+	// (§4.7, §5).
+	LateReplyAcceptedAcrossHosts bool
 }
 
 // Bus is a running bus, or with CrossHost a pair of bridged buses.
@@ -134,9 +144,10 @@ var checks = []struct {
 
 // suite is the state of one check.
 type suite struct {
-	t   *testing.T
-	h   Harness
-	bus Bus
+	t      *testing.T
+	h      Harness
+	bus    Bus
+	logged map[string]bool
 }
 
 // start starts the check's bus with limits l.
@@ -145,8 +156,16 @@ func (s *suite) start(l Limits) {
 	s.bus = s.h.Start(s.t, l)
 }
 
-// skip logs that a check does not apply where f is set, naming it.
+// skip logs, once per check, that the check named what is skipped or
+// adapted because of the feature called flag.
 func (s *suite) skip(flag, what string) {
 	s.t.Helper()
-	s.t.Logf("skipped where %s: %s", flag, what)
+	msg := "skipped where " + flag + ": " + what
+	if s.logged == nil {
+		s.logged = map[string]bool{}
+	}
+	if !s.logged[msg] {
+		s.logged[msg] = true
+		s.t.Log(msg)
+	}
 }

@@ -110,6 +110,10 @@ func (f Features) flag(name string) (set, known bool) {
 		return f.AnswerLosesRequestID, true
 	case "PendingUnlimitedAcrossHosts":
 		return f.PendingUnlimitedAcrossHosts, true
+	case "EmptyRemoteErrorText":
+		return f.EmptyRemoteErrorText, true
+	case "LateReplyAcceptedAcrossHosts":
+		return f.LateReplyAcceptedAcrossHosts, true
 	}
 	return false, false
 }
@@ -163,7 +167,8 @@ func (r *replay) get(name string) *conn {
 }
 
 // pattern turns an expected line into an anchored regexp: <TIME> matches a
-// .NET UTC timestamp, <N> an unsigned integer, <PEERPID> and <PEERUID> an
+// .NET UTC timestamp, <N> an unsigned integer, <TEXT> the inside of any
+// JSON string, <PEERPID> and <PEERUID> an
 // unsigned integer where the transport reports it (Features.PeerPID,
 // PeerUID) and -1 where it does not; everything else matches itself.
 func pattern(f Features, s string) *regexp.Regexp {
@@ -176,6 +181,7 @@ func pattern(f Features, s string) *regexp.Regexp {
 	tokens := map[string]string{
 		"<TIME>":    `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?Z`,
 		"<N>":       `\d+`,
+		"<TEXT>":    `([^"\\]|\\.)*`,
 		"<PEERPID>": peer(f.PeerPID),
 		"<PEERUID>": peer(f.PeerUID),
 	}
