@@ -108,14 +108,18 @@ func requestDefaultTimeout(s *suite) {
 	t.mustFail(`{"Type":"Reply","Payload":{"RequestId":1}}`, "unknown_request", "Unknown or expired request: 1")
 }
 
-// requestTargetUnregisters: a pending Request fails with
-// target_disconnected when the target unregisters its id (§4.6).
+// requestTargetUnregisters: a Request to an unowned id fails at once; a
+// pending Request fails with target_disconnected when the target
+// unregisters its id (§4.6).
 func requestTargetUnregisters(s *suite) {
 	s.start(Limits{})
 	f := s.h.Features
 	asker, t := s.dial(A), s.dial(B)
 	asker.register("asker")
 	t.register("t")
+	// A Request to an id nobody owns, on any host, fails at once.
+	asker.ask("asker", "nobody", "null", `"n"`, 60000)
+	asker.expect(f, `{"Success":false,"Data":null,"Error":"Target machine not connected: nobody","Kind":"Reply","Code":"target_not_connected","Id":"n"}`)
 	asker.ask("asker", "t", `{"k":1}`, `"u"`, 60000)
 	t.expect(f, requestLine("asker", "t", `{"k":1}`, 1))
 	t.mustOK(`{"Type":1,"Payload":"t"}`)
