@@ -106,12 +106,23 @@ func shortDir(t testing.TB) string {
 
 func startHost(t testing.TB, n *natsServer, name string) *host {
 	t.Helper()
-	srv, err := server.New(server.Config{Logger: quiet, RequestTimeout: 5 * time.Second})
+	return startHostWith(t, n, name, "", server.Config{})
+}
+
+// startHostWith starts a host whose bus has cfg's limits (RequestTimeout
+// 5s unless set) and whose bridge uses prefix ("" for the default).
+func startHostWith(t testing.TB, n *natsServer, name, prefix string, cfg server.Config) *host {
+	t.Helper()
+	cfg.Logger = quiet
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	br, err := New(srv, Config{
-		URL: n.url(), HostName: name, Heartbeat: testHeartbeat, DeadAfter: testDeadAfter,
+		URL: n.url(), HostName: name, Prefix: prefix, Heartbeat: testHeartbeat, DeadAfter: testDeadAfter,
 		ReconnectWait: 20 * time.Millisecond, Logger: quiet,
 	})
 	if err != nil {

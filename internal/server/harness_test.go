@@ -43,16 +43,24 @@ func shortDir(t testing.TB) string {
 
 func startBus(t testing.TB, cfg server.Config) *testBus {
 	t.Helper()
+	path := filepath.Join(shortDir(t), "bus.sock")
+	ln, err := transport.Listen(path, transport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveBus(t, cfg, ln, path)
+}
+
+// serveBus serves a new server with cfg on ln (whose socket is at path,
+// if any) until t's cleanup.
+func serveBus(t testing.TB, cfg server.Config, ln net.Listener, path string) *testBus {
+	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
 	srv, err := server.New(cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(shortDir(t), "bus.sock")
-	ln, err := transport.Listen(path, transport.Options{})
-	if err != nil {
+		ln.Close()
 		t.Fatal(err)
 	}
 	b := &testBus{Server: srv, path: path, served: make(chan error, 1)}
