@@ -156,19 +156,18 @@ func (c *conn) readLoop() (eof, parked bool) {
 			c.setIdleDeadline(time.Time{})
 			continue
 		}
-		var pe *protocol.Error
-		if errors.As(err, &pe) {
-			// The reader's own verdict on the input (a line too long).
-			c.req = protocol.Request{} // no Id: the line was never decoded
-			c.stats.fail(pe.Code)
-			c.replyError(pe.Code, pe.Text)
-			if !pe.Code.Fatal() {
-				continue
-			}
-			c.srv.log.Warn("Closing connection", "reason", pe.Text, "code", pe.Code.String(), "limit", c.srv.limits().MaxMessageBytes, "conn", c.id)
-			return false, false
-		}
 		if err != nil {
+			if pe := protocolError(err); pe != nil {
+				// The reader's own verdict on the input (a line too long).
+				c.req = protocol.Request{} // no Id: the line was never decoded
+				c.stats.fail(pe.Code)
+				c.replyError(pe.Code, pe.Text)
+				if !pe.Code.Fatal() {
+					continue
+				}
+				c.srv.log.Warn("Closing connection", "reason", pe.Text, "code", pe.Code.String(), "limit", c.srv.limits().MaxMessageBytes, "conn", c.id)
+				return false, false
+			}
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				c.srv.log.Debug("read failed", "conn", c.id, "err", err)
 			}
@@ -179,6 +178,16 @@ func (c *conn) readLoop() (eof, parked bool) {
 		}
 		c.handle(line)
 	}
+}
+
+// protocolError returns err's *protocol.Error, or nil. Out of line, so
+// that the variable errors.As needs is not allocated for every line read.
+func protocolError(err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return nil
 }
 
 // waitRoom blocks while the outbound queue is over its bound, so a client
