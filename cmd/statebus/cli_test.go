@@ -121,7 +121,7 @@ func TestCLISendListenRequestPublish(t *testing.T) {
 	}
 	l.next(t)
 	out, _, code = runCLI(t, "request", "--socket", path, "--json", "nobody", "Q")
-	if code != 1 || !strings.Contains(out, `"Replied":false`) || !strings.Contains(out, `"Error":"statebus: Target machine not connected: nobody"`) {
+	if code != 1 || !strings.Contains(out, `"Replied":false`) || !strings.Contains(out, `"Error":"Target machine not connected: nobody"`) {
 		t.Fatalf("request --json to nobody: %d %q", code, out)
 	}
 

@@ -93,9 +93,15 @@ func oneLine(s string) string {
 	return strings.Join(lines, "; ")
 }
 
+// errorText is err's message for a user, on one line: without the client's
+// "statebus: " prefix, which the command's name replaces.
+func errorText(err error) string {
+	return oneLine(strings.TrimPrefix(err.Error(), "statebus: "))
+}
+
 // failure prints err and maps it to an exit code.
 func failure(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, oneLine(strings.TrimPrefix(err.Error(), "statebus: ")))
+	fmt.Fprintf(stderr, "statebus %s: %s\n", cmd, errorText(err))
 	var be *client.Error
 	switch {
 	case errors.As(err, &be):

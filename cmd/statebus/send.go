@@ -71,7 +71,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		err := c.SendAs(ctx, e.source, target, event, e.payload)
 		switch {
 		case err != nil && e.bus.json:
-			printJSON(stdout, map[string]any{"Delivered": false, "TargetMachineId": target, "Error": err.Error()})
+			printJSON(stdout, map[string]any{"Delivered": false, "TargetMachineId": target, "Error": errorText(err)})
 		case e.bus.json:
 			printJSON(stdout, map[string]any{"Delivered": true, "TargetMachineId": target})
 		case err == nil:
@@ -111,7 +111,7 @@ func runRequest(args []string, stdout, stderr io.Writer) int {
 		out, err := c.RequestAs(ctx, e.source, target, event, e.payload)
 		switch {
 		case err != nil && e.bus.json:
-			printJSON(stdout, map[string]any{"Replied": false, "TargetMachineId": target, "EventName": event, "Error": err.Error()})
+			printJSON(stdout, map[string]any{"Replied": false, "TargetMachineId": target, "EventName": event, "Error": errorText(err)})
 		case err != nil:
 		case e.bus.json:
 			if len(out) == 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 
 	"github.com/statebus/statebus/internal/config"
 	"github.com/statebus/statebus/internal/daemon"
@@ -107,7 +108,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	if err := daemon.Run(ctx, do); err != nil {
-		fmt.Fprintln(stderr, "statebus serve:", err)
+		fmt.Fprintln(stderr, "statebus serve:", strings.TrimPrefix(err.Error(), "daemon: "))
 		return exitFailed
 	}
 	return exitOK
