@@ -38,7 +38,6 @@ import (
 	natsio "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/statebus/statebus/internal/protocol"
 	"github.com/statebus/statebus/internal/server"
 )
 
@@ -133,17 +132,18 @@ type Bridge struct {
 	mu        sync.Mutex
 	kv        jetstream.KeyValue // nil until the bucket is open
 	watcher   jetstream.KeyWatcher
-	up        bool                  // NATS connected and directory in sync
-	resync    bool                  // a resync is due
-	lastErr   string                // why the link is down
-	dupHost   string                // another process heartbeats with our HostName
-	dir       map[string]owner      // id -> owner, as the bucket says
-	hosts     map[string]*hostState // other hosts by name
-	owned     map[string]claim      // ids this host holds in the bucket
-	released  []claim               // keys to delete
-	conflicts map[string]string     // local ids another host owns -> that host
-	pending   map[uint64]*pendingReq
-	nextReq   uint64
+	up        bool                    // NATS connected and directory in sync
+	resync    bool                    // a resync is due
+	lastErr   string                  // why the link is down
+	dupHost   string                  // another process heartbeats with our HostName
+	dir       map[string]owner        // id -> owner, as the bucket says
+	hosts     map[string]*hostState   // other hosts by name
+	owned     map[string]claim        // ids this host holds in the bucket
+	released  []claim                 // keys to delete
+	conflicts map[string]string       // local ids another host owns -> that host
+	pending   map[uint64]*pendingReq  // this host's requests to other hosts
+	nextReq   uint64                  // numbers them
+	inflight  map[string]*inflightReq // other hosts' requests pending here, by reply subject
 }
 
 type owner struct {
@@ -165,8 +165,15 @@ type hostState struct {
 
 type pendingReq struct {
 	host, target string
-	done         func(answer []byte, errText string, code protocol.Code)
-	timer        *time.Timer
+	done         func(server.RemoteReply)
+	timer        *time.Timer // gives up answerGrace after the timeout
+	stop         func() bool // stops watching the requester's life
+}
+
+// inflightReq is another host's request, pending on this bus as id.
+type inflightReq struct {
+	id   uint64
+	over bool // it ended here (answer, timeout, target gone); under b.mu
 }
 
 // New returns a Bridge for srv. It validates cfg but does not connect.
@@ -188,6 +195,7 @@ func New(srv *server.Server, cfg Config) (*Bridge, error) {
 		owned:     make(map[string]claim),
 		conflicts: make(map[string]string),
 		pending:   make(map[uint64]*pendingReq),
+		inflight:  make(map[string]*inflightReq),
 	}
 	b.self = b.hostSubject(cfg.HostName)
 	b.inbox = cfg.Prefix + ".reply." + token(cfg.HostName) + "." + b.epoch + "."

@@ -270,7 +270,7 @@ func (b *Bridge) reap(ctx context.Context) {
 		b.log.Warn("Host missed its heartbeats; its machines are gone", "other", name)
 	}
 	if len(fresh) > 0 {
-		b.failPending(func(p *pendingReq) bool { return dead[p.host] })
+		b.failPending(func(p *pendingReq) bool { return dead[p.host] }, false)
 	}
 	for _, c := range keys {
 		kv.Delete(ctx, token(c.id), jetstream.LastRevision(c.rev))

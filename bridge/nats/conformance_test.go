@@ -26,8 +26,6 @@ func TestConformanceBridge(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Features: conformance.Features{
 			CrossHost: true, PeerPID: true, PeerUID: true,
-			OwnerCheckedPerHost: true, AnswerLosesRequestID: true, PendingUnlimitedAcrossHosts: true,
-			EmptyRemoteErrorText: true, LateReplyAcceptedAcrossHosts: true,
 		},
 		Start: func(t testing.TB, l conformance.Limits) conformance.Bus {
 			prefix := fmt.Sprintf("conf%d", pairs.Add(1))

@@ -17,6 +17,11 @@ const (
 	hdrEpoch   = "Sb-Epoch"   // heartbeat: the sender's incarnation
 	hdrTimeout = "Sb-Timeout" // req: timeout in milliseconds
 	hdrCode    = "Sb-Code"    // answer: the failure code name; absent on success
+	// hdrRequestID: answer: the RequestId the target's bus gave the
+	// request (absent from older buses and from immediate refusals).
+	hdrRequestID = "Sb-Request-Id"
+	// hdrReq: cancel: the reply subject of the request to drop.
+	hdrReq = "Sb-Req"
 )
 
 // natsOptions maps the Config onto nats.go options.
@@ -152,7 +157,7 @@ func (b *Bridge) closeLink() {
 		w.Stop()
 	}
 	b.nc.Close()
-	b.failPending(func(*pendingReq) bool { return true })
+	b.failPending(func(*pendingReq) bool { return true }, false)
 }
 
 // dropAll deletes every key this host holds.
@@ -195,7 +200,7 @@ func (b *Bridge) linkDown(err error) {
 	b.mu.Unlock()
 	b.log.Warn("NATS link down; remote ids unavailable until it returns", "err", err)
 	// Answers may never come: fail fast rather than at the timeout.
-	b.failPending(func(*pendingReq) bool { return true })
+	b.failPending(func(*pendingReq) bool { return true }, true)
 }
 
 func (b *Bridge) wake() {

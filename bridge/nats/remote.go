@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/statebus/statebus/internal/protocol"
+	"github.com/statebus/statebus/internal/server"
 )
 
 // codeDown is what Send and Request report while the link is down.
@@ -48,6 +49,20 @@ func (b *Bridge) lookup(ctx context.Context, target string) (host string, code p
 		return "", protocol.CodeNotConnected
 	}
 	return o.host, protocol.CodeNone
+}
+
+// Owner reports which host owns id according to the directory in memory,
+// and whether it is another live host. It implements server.Bridge and
+// never waits on the network; a claim made on another host an instant ago
+// may not be known yet (the directory follows the bucket's watch).
+func (b *Bridge) Owner(id string) (host string, remote bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	o, ok := b.dir[id]
+	if !ok {
+		return "", false
+	}
+	return o.host, o.host != b.cfg.HostName && b.aliveLocked(o.host)
 }
 
 // Send delivers a SendEvent payload to target's host and returns that
@@ -92,13 +107,22 @@ func (b *Bridge) Publish(payload []byte) {
 	}
 }
 
+// answerGrace is how long after a Request's timeout the requesting host
+// waits for the target's host, which enforces the timeout itself and
+// answers timeout, before it gives up on its own.
+const answerGrace = time.Second
+
 // Request forwards a Request payload to target's host. It implements
 // server.Bridge: done is called exactly once, with the answer, a failure
-// the remote bus reported, CodeTimeout after timeout, or CodeTargetGone
-// when the host dies or the link drops first.
-func (b *Bridge) Request(target string, payload []byte, timeout time.Duration, done func(answer []byte, errText string, code protocol.Code)) protocol.Code {
-	ctx, cancel := context.WithTimeout(context.Background(), min(timeout, 2*time.Second))
-	host, code := b.lookup(ctx, target)
+// the remote bus reported (timeout among them: the target's bus enforces
+// the timeout), CodeTimeout when that bus said nothing for answerGrace
+// past the timeout, or CodeTargetGone when the host dies or the link drops
+// first; unless ctx ends first, when the request is abandoned and done is
+// not called. Giving up and abandoning tell the target's host to drop the
+// request (a cancel on its host subject, after the request itself).
+func (b *Bridge) Request(ctx context.Context, target string, payload []byte, timeout time.Duration, done func(server.RemoteReply)) protocol.Code {
+	lctx, cancel := context.WithTimeout(ctx, min(timeout, 2*time.Second))
+	host, code := b.lookup(lctx, target)
 	cancel()
 	if code != protocol.CodeNone {
 		return code
@@ -108,54 +132,75 @@ func (b *Bridge) Request(target string, payload []byte, timeout time.Duration, d
 	b.nextReq++
 	id := b.nextReq
 	b.pending[id] = p
-	p.timer = time.AfterFunc(timeout, func() { b.finish(id, nil, "", protocol.CodeTimeout) })
+	p.timer = time.AfterFunc(timeout+answerGrace, func() { b.giveUp(id) })
+	p.stop = context.AfterFunc(ctx, func() { b.end(id, true) })
 	b.mu.Unlock()
 	msg := &natsio.Msg{
 		Subject: b.hostSubject(host),
-		Reply:   b.inbox + strconv.FormatUint(id, 10),
+		Reply:   b.replySubject(id),
 		Header:  natsio.Header{hdrOp: {"req"}, hdrTimeout: {strconv.FormatInt(timeout.Milliseconds(), 10)}},
 		Data:    payload,
 	}
-	if err := b.nc.PublishMsg(msg); err != nil {
-		b.mu.Lock()
-		_, still := b.pending[id]
-		delete(b.pending, id)
-		b.mu.Unlock()
-		p.timer.Stop()
-		if still {
-			return codeDown
-		}
+	if err := b.nc.PublishMsg(msg); err != nil && b.end(id, false) != nil {
+		return codeDown
 	}
 	return protocol.CodeNone
 }
 
-// finish completes pending request id, once.
-func (b *Bridge) finish(id uint64, answer []byte, errText string, code protocol.Code) {
+// replySubject is where the answer to this host's request id comes.
+func (b *Bridge) replySubject(id uint64) string { return b.inbox + strconv.FormatUint(id, 10) }
+
+// end removes pending request id and returns it, or nil when it has
+// ended already. With cancel it tells the target's host to drop the
+// request: sent on the host subject the request went on, the cancel
+// arrives after it.
+func (b *Bridge) end(id uint64, cancel bool) *pendingReq {
 	b.mu.Lock()
 	p := b.pending[id]
 	delete(b.pending, id)
 	b.mu.Unlock()
-	if p != nil {
-		p.timer.Stop()
-		p.done(answer, errText, code)
+	if p == nil {
+		return nil
+	}
+	p.timer.Stop()
+	p.stop()
+	if cancel {
+		b.nc.PublishMsg(&natsio.Msg{Subject: b.hostSubject(p.host), Header: natsio.Header{hdrOp: {"cancel"}, hdrReq: {b.replySubject(id)}}})
+	}
+	return p
+}
+
+// finish completes pending request id with r, once.
+func (b *Bridge) finish(id uint64, r server.RemoteReply) {
+	if p := b.end(id, false); p != nil {
+		p.done(r)
+	}
+}
+
+// giveUp fails request id with timeout when the target's host did not
+// answer, not even with its own timeout, and tells it to drop the request.
+func (b *Bridge) giveUp(id uint64) {
+	if p := b.end(id, true); p != nil {
+		p.done(server.RemoteReply{Code: protocol.CodeTimeout})
 	}
 }
 
 // failPending fails the pending requests match selects with
-// target_disconnected.
-func (b *Bridge) failPending(match func(*pendingReq) bool) {
-	var gone []*pendingReq
+// target_disconnected. With cancel their hosts are told to drop them
+// (best effort: while the link is down the client buffers the cancels).
+func (b *Bridge) failPending(match func(*pendingReq) bool, cancel bool) {
+	var ids []uint64
 	b.mu.Lock()
 	for id, p := range b.pending {
 		if match(p) {
-			delete(b.pending, id)
-			gone = append(gone, p)
+			ids = append(ids, id)
 		}
 	}
 	b.mu.Unlock()
-	for _, p := range gone {
-		p.timer.Stop()
-		p.done(nil, "", protocol.CodeTargetGone)
+	for _, id := range ids {
+		if p := b.end(id, cancel); p != nil {
+			p.done(server.RemoteReply{Code: protocol.CodeTargetGone})
+		}
 	}
 }
 
@@ -165,15 +210,19 @@ func (b *Bridge) answer(m *natsio.Msg) {
 	if err != nil {
 		return
 	}
-	if name := m.Header.Get(hdrCode); name != "" {
-		code := protocol.CodeByName(name)
-		if code == protocol.CodeNone {
-			code = protocol.CodeRemote
-		}
-		b.finish(id, nil, string(m.Data), code)
-		return
+	var r server.RemoteReply
+	if rid := m.Header.Get(hdrRequestID); rid != "" {
+		r.RequestID, _ = strconv.ParseUint(rid, 10, 64) // 0 if malformed
 	}
-	b.finish(id, append([]byte(nil), m.Data...), "", protocol.CodeNone)
+	if name := m.Header.Get(hdrCode); name != "" {
+		r.Code, r.Text = protocol.CodeByName(name), string(m.Data)
+		if r.Code == protocol.CodeNone {
+			r.Code = protocol.CodeRemote
+		}
+	} else {
+		r.Payload = append([]byte(nil), m.Data...)
+	}
+	b.finish(id, r)
 }
 
 // inbound handles traffic from other hosts for machines bound here. One
@@ -189,19 +238,52 @@ func (b *Bridge) inbound(m *natsio.Msg) {
 		if err != nil || ms <= 0 || m.Reply == "" {
 			return
 		}
-		reply := m.Reply
-		code := b.srv.RemoteRequest(m.Data, time.Duration(ms)*time.Millisecond, func(answer []byte, errText string, code protocol.Code) {
-			out := &natsio.Msg{Subject: reply, Data: answer}
-			if code != protocol.CodeNone {
-				out.Header = natsio.Header{hdrCode: {code.String()}}
-				out.Data = []byte(errText)
-			}
-			b.nc.PublishMsg(out)
-		})
-		if code != protocol.CodeNone {
-			b.nc.PublishMsg(&natsio.Msg{Subject: reply, Header: natsio.Header{hdrCode: {code.String()}}})
+		b.request(m, time.Duration(ms)*time.Millisecond)
+	case "cancel":
+		// The requester's side ended a request of ours (its connection
+		// left, or it gave up): drop it, so a late Reply gets
+		// unknown_request. It arrives after the request, on this
+		// subscription, so the request was registered already.
+		b.mu.Lock()
+		f := b.inflight[m.Header.Get(hdrReq)]
+		delete(b.inflight, m.Header.Get(hdrReq))
+		b.mu.Unlock()
+		if f != nil {
+			b.srv.DropRemote(f.id)
 		}
 	}
+}
+
+// request delivers a Request from another host and answers to its reply
+// subject, with this bus's RequestId, when it ends here. Until then it is
+// listed in inflight, so that a cancel can drop it.
+func (b *Bridge) request(m *natsio.Msg, timeout time.Duration) {
+	reply := m.Reply
+	f := &inflightReq{}
+	id, code := b.srv.RemoteRequest(m.Data, timeout, func(r server.RemoteReply) {
+		b.mu.Lock()
+		f.over = true
+		if b.inflight[reply] == f {
+			delete(b.inflight, reply)
+		}
+		b.mu.Unlock()
+		out := &natsio.Msg{Subject: reply, Header: natsio.Header{hdrRequestID: {strconv.FormatUint(r.RequestID, 10)}}, Data: r.Payload}
+		if r.Code != protocol.CodeNone {
+			out.Header.Set(hdrCode, r.Code.String())
+			out.Data = []byte(r.Text)
+		}
+		b.nc.PublishMsg(out)
+	})
+	if code != protocol.CodeNone {
+		b.nc.PublishMsg(&natsio.Msg{Subject: reply, Header: natsio.Header{hdrCode: {code.String()}}})
+		return
+	}
+	b.mu.Lock()
+	if !f.over { // not answered already
+		f.id = id
+		b.inflight[reply] = f
+	}
+	b.mu.Unlock()
 }
 
 // heartbeat records another host's heartbeat or goodbye.
@@ -232,7 +314,7 @@ func (b *Bridge) heartbeat(m *natsio.Msg) {
 			h.seen = time.Time{} // reaped on the next tick
 		}
 		b.mu.Unlock()
-		b.failPending(func(p *pendingReq) bool { return p.host == host })
+		b.failPending(func(p *pendingReq) bool { return p.host == host }, false)
 		b.wake()
 		return
 	}

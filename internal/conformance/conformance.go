@@ -63,34 +63,6 @@ type Features struct {
 	// id and user id (SO_PEERCRED; a Windows pipe gives the process id
 	// only). Where it does not, ListMachines has -1 in PeerPid or PeerUid.
 	PeerPID, PeerUID bool
-
-	// Known deviations from docs/protocol.md. Each is a defect to fix, not
-	// a design choice; while one is set the suite skips the checks it
-	// names, with a log line saying so.
-
-	// OwnerCheckedPerHost: not_owner is decided by the bus the request
-	// reaches, which knows only its own machines. Across hosts, an
-	// Unregister of, or a send as, an id owned on the other host succeeds
-	// instead of failing with not_owner (§5 "One owner per id").
-	OwnerCheckedPerHost bool
-	// AnswerLosesRequestID: the success reply to a Request answered on
-	// another host carries RequestId 0, not the RequestId the target was
-	// given (§4.6).
-	AnswerLosesRequestID bool
-	// PendingUnlimitedAcrossHosts: MaxPendingRequests does not count
-	// Requests whose target is on another host, so they never get
-	// too_many_requests (§4.6).
-	PendingUnlimitedAcrossHosts bool
-	// EmptyRemoteErrorText: an answer with "Error":"" reaches a requester
-	// on another host as remote_error "remote_error: <target>" instead of
-	// "Target replied with an error" (§4.7).
-	EmptyRemoteErrorText bool
-	// LateReplyAcceptedAcrossHosts: when a requester leaves, or its
-	// Request times out, the target's bus on another host keeps the
-	// request pending until its own timer ends, so a Reply meanwhile is
-	// acknowledged as delivered instead of failing with unknown_request
-	// (§4.7, §5).
-	LateReplyAcceptedAcrossHosts bool
 }
 
 // Bus is a running bus, or with CrossHost a pair of bridged buses.

@@ -169,10 +169,6 @@ func machinesPerConnection(s *suite) {
 // makes room (§4.6).
 func pendingRequests(s *suite) {
 	f := s.h.Features
-	if f.PendingUnlimitedAcrossHosts {
-		s.skip("PendingUnlimitedAcrossHosts", "too_many_requests for Requests to another host")
-		return
-	}
 	s.start(Limits{MaxPendingRequests: 2})
 	asker, t := s.dial(A), s.dial(B)
 	asker.register("asker")
@@ -196,13 +192,9 @@ func pendingRequests(s *suite) {
 }
 
 // answerLine is the success reply to a Request, in the transcripts'
-// notation. With AnswerLosesRequestID it accepts any RequestId, and says so.
+// notation.
 func (s *suite) answerLine(requestID int, from, payload, id string) string {
 	s.t.Helper()
 	rid := fmt.Sprint(requestID)
-	if s.h.Features.AnswerLosesRequestID {
-		s.skip("AnswerLosesRequestID", "the answer's RequestId")
-		rid = "<N>"
-	}
 	return `{"Success":true,"Data":{"RequestId":` + rid + `,"SourceMachineId":"` + from + `","Payload":` + payload + `},"Error":null,"Kind":"Reply","Id":` + id + `}`
 }

@@ -104,16 +104,6 @@ func (f Features) flag(name string) (set, known bool) {
 		return f.PeerPID, true
 	case "PeerUID":
 		return f.PeerUID, true
-	case "OwnerCheckedPerHost":
-		return f.OwnerCheckedPerHost, true
-	case "AnswerLosesRequestID":
-		return f.AnswerLosesRequestID, true
-	case "PendingUnlimitedAcrossHosts":
-		return f.PendingUnlimitedAcrossHosts, true
-	case "EmptyRemoteErrorText":
-		return f.EmptyRemoteErrorText, true
-	case "LateReplyAcceptedAcrossHosts":
-		return f.LateReplyAcceptedAcrossHosts, true
 	}
 	return false, false
 }

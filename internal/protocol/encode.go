@@ -155,7 +155,7 @@ func AppendAnswer(dst, id []byte, requestID uint64, from String, a *Answer) []by
 		var buf [256]byte
 		text := a.Error.Value(buf[:0])
 		if len(text) == 0 {
-			return AppendError(dst, id, CodeRemote, "Target replied with an error")
+			return AppendError(dst, id, CodeRemote, TextRemoteEmpty)
 		}
 		return AppendErrorArg(dst, id, CodeRemote, "", text)
 	}

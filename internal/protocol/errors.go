@@ -116,6 +116,9 @@ const (
 	TextAccessDenied   = "Access denied: "
 	TextWrongToken     = "Unauthorized: missing or wrong Token"
 	TextInternal       = "Internal error: "
+	// TextRemoteEmpty is the remote_error text when the target's Reply
+	// carried "Error":"".
+	TextRemoteEmpty = "Target replied with an error"
 )
 
 // Prefix returns the text of a failure about one machine id (or request

@@ -87,6 +87,10 @@ type Router struct {
 	waiting  map[Endpoint]int // pending requests per requester
 	nextReq  uint64
 
+	// foreign, when set, reports whether an id not bound here is owned
+	// elsewhere (by another host). Set before use; see SetForeign.
+	foreign func(id []byte) bool
+
 	// gen changes (under mu, written) whenever machines does: a
 	// RouteCache filled at one generation is valid while it lasts.
 	gen atomic.Uint64
@@ -111,6 +115,16 @@ func (r *Router) SetLimits(l Limits) {
 	r.limits = l
 	r.mu.Unlock()
 }
+
+// SetForeign installs f, which reports whether an id that is not bound on
+// this router is owned elsewhere (by a machine on another host). A source
+// id f reports is refused with CodeNotOwner by Route, RouteCached, Publish
+// and Request, as one another endpoint owns. f is consulted only for
+// sources not bound here, always without r.mu held; it must be fast (an
+// in-memory lookup), safe for concurrent use, and must not call the Router.
+// Call SetForeign before the Router is used concurrently; nil (the
+// default) means nothing is owned elsewhere.
+func (r *Router) SetForeign(f func(id []byte) bool) { r.foreign = f }
 
 // Bind gives id to ep. Binding an id ep already owns is idempotent and
 // updates its info (subscribed stays true once set). It fails with
@@ -269,17 +283,52 @@ func (r *Router) OwnedBy(id []byte, ep Endpoint) bool {
 }
 
 // checkSource reports CodeNotOwner when src names a machine that another
-// endpoint owns. Sending as an unbound id is allowed, as in the original.
-// A nil src (traffic from another host, checked there) is not checked.
-// r.mu must be held.
-func (r *Router) checkSource(ep Endpoint, src []byte) protocol.Code {
+// endpoint owns, and whether src is free here (bound by nobody), in which
+// case the caller asks the foreign hook with r.mu released (see
+// SetForeign). Sending as an id that nobody owns is allowed, as in the
+// original. A nil src (traffic from another host, checked there) is not
+// checked. r.mu must be held.
+func (r *Router) checkSource(ep Endpoint, src []byte) (code protocol.Code, free bool) {
 	if src == nil {
-		return protocol.CodeNone
+		return protocol.CodeNone, false
 	}
-	if m := r.machines[string(src)]; m != nil && m.Owner != ep {
+	m := r.machines[string(src)]
+	if m == nil {
+		return protocol.CodeNone, r.foreign != nil
+	}
+	if m.Owner != ep {
+		return protocol.CodeNotOwner, false
+	}
+	return protocol.CodeNone, false
+}
+
+// ownedElsewhere reports whether src, free here, is owned by another host.
+// It must be called without r.mu.
+func (r *Router) ownedElsewhere(src []byte) bool {
+	return r.foreign != nil && r.foreign(src)
+}
+
+// sourceLocked is checkSource for Publish and Request, which hold r.mu
+// (as a writer when write is set) for the whole call: for a free source it
+// releases the lock to ask the foreign hook, takes it again and checks the
+// source anew, since it may have been bound meanwhile.
+func (r *Router) sourceLocked(ep Endpoint, src []byte, write bool) protocol.Code {
+	code, free := r.checkSource(ep, src)
+	if !free {
+		return code
+	}
+	unlock, lock := r.mu.RUnlock, r.mu.RLock
+	if write {
+		unlock, lock = r.mu.Unlock, r.mu.Lock
+	}
+	unlock()
+	elsewhere := r.ownedElsewhere(src)
+	lock()
+	if elsewhere {
 		return protocol.CodeNotOwner
 	}
-	return protocol.CodeNone
+	code, _ = r.checkSource(ep, src)
+	return code
 }
 
 // Route delivers ev from ep to the machine named target (unescaped). src is
@@ -287,9 +336,12 @@ func (r *Router) checkSource(ep Endpoint, src []byte) protocol.Code {
 // CodeNotOwner, CodeNotConnected or CodeQueueFull.
 func (r *Router) Route(ep Endpoint, src, target []byte, ev *protocol.Event) (*Machine, protocol.Code) {
 	r.mu.RLock()
-	code := r.checkSource(ep, src)
+	code, free := r.checkSource(ep, src)
 	m := r.machines[string(target)]
 	r.mu.RUnlock()
+	if free && r.ownedElsewhere(src) {
+		code = protocol.CodeNotOwner
+	}
 	if code != protocol.CodeNone {
 		return nil, code
 	}
@@ -307,20 +359,24 @@ func (r *Router) Route(ep Endpoint, src, target []byte, ev *protocol.Event) (*Ma
 // empty. A RouteCache is not safe for concurrent use: each endpoint's
 // reader keeps its own.
 type RouteCache struct {
-	gen    uint64
-	srcNil bool
-	src    []byte
-	target []byte
-	m      *Machine
-	code   protocol.Code
+	gen     uint64
+	srcNil  bool
+	srcFree bool // the source is bound by nobody here: ask the foreign hook
+	src     []byte
+	target  []byte
+	m       *Machine
+	code    protocol.Code
 }
 
-// RouteCached is Route, with c remembering the lookups.
+// RouteCached is Route, with c remembering the lookups. Whether a free
+// source is owned on another host is asked on every call (the answer can
+// change without this router's generation changing); a source bound here
+// costs nothing more.
 func (r *Router) RouteCached(c *RouteCache, ep Endpoint, src, target []byte, ev *protocol.Event) (*Machine, protocol.Code) {
 	if c.gen != r.gen.Load() || c.srcNil != (src == nil) || string(c.src) != string(src) || string(c.target) != string(target) {
 		r.mu.RLock()
 		c.gen = r.gen.Load()
-		c.code = r.checkSource(ep, src)
+		c.code, c.srcFree = r.checkSource(ep, src)
 		c.m = r.machines[string(target)]
 		r.mu.RUnlock()
 		c.srcNil = src == nil
@@ -329,6 +385,9 @@ func (r *Router) RouteCached(c *RouteCache, ep Endpoint, src, target []byte, ev 
 	}
 	if c.code != protocol.CodeNone {
 		return nil, c.code
+	}
+	if c.srcFree && r.ownedElsewhere(src) {
+		return nil, protocol.CodeNotOwner
 	}
 	if c.m == nil {
 		return nil, protocol.CodeNotConnected
@@ -354,7 +413,7 @@ func deliverCode(err error) protocol.Code {
 func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered, failed int, code protocol.Code) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if code = r.checkSource(ep, src); code != protocol.CodeNone {
+	if code = r.sourceLocked(ep, src, false); code != protocol.CodeNone {
 		return 0, 0, code
 	}
 	for _, m := range r.machines {
@@ -376,7 +435,7 @@ func (r *Router) Publish(ep Endpoint, src []byte, ev *protocol.Event) (delivered
 // replyID is copied. On failure nothing is pending and the code says why.
 func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, replyID []byte, timeout time.Duration) (*Pending, protocol.Code) {
 	r.mu.Lock()
-	if code := r.checkSource(ep, src); code != protocol.CodeNone {
+	if code := r.sourceLocked(ep, src, true); code != protocol.CodeNone {
 		r.mu.Unlock()
 		return nil, code
 	}
@@ -419,12 +478,57 @@ func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, re
 	return p, protocol.CodeNone
 }
 
+// Hold counts one Request of ep whose target is elsewhere (on another
+// host, so nothing is pending here) against PendingPerEndpoint, as Request
+// counts its own: it returns CodeTooManyRequests when ep has that many
+// requests pending already, here and elsewhere together. Each successful
+// Hold must be ended by exactly one Unhold when that request completes;
+// Remove(ep) drops ep's whole count, after which Unhold does nothing.
+func (r *Router) Hold(ep Endpoint) protocol.Code {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.limits.PendingPerEndpoint; n > 0 && r.waiting[ep] >= n {
+		return protocol.CodeTooManyRequests
+	}
+	r.waiting[ep]++
+	return protocol.CodeNone
+}
+
+// Unhold ends one Hold of ep.
+func (r *Router) Unhold(ep Endpoint) {
+	r.mu.Lock()
+	r.unwait(ep)
+	r.mu.Unlock()
+}
+
+// Drop forgets pending request id without completing it: its requester
+// (a Request from another host) went away. It reports whether id was
+// pending; a later Answer to it gets CodeUnknownRequest, as for a local
+// requester that disconnected.
+func (r *Router) Drop(id uint64) bool {
+	r.mu.Lock()
+	p := r.pending[id]
+	if p != nil {
+		delete(r.pending, id)
+		r.release(p)
+	}
+	r.mu.Unlock()
+	if p != nil {
+		p.timer.Stop()
+	}
+	return p != nil
+}
+
 // release drops p from its requester's count. r.mu must be held.
-func (r *Router) release(p *Pending) {
-	if n := r.waiting[p.Requester] - 1; n > 0 {
-		r.waiting[p.Requester] = n
+func (r *Router) release(p *Pending) { r.unwait(p.Requester) }
+
+// unwait takes one request off ep's count; a count Remove dropped stays
+// dropped. r.mu must be held.
+func (r *Router) unwait(ep Endpoint) {
+	if n := r.waiting[ep] - 1; n > 0 {
+		r.waiting[ep] = n
 	} else {
-		delete(r.waiting, p.Requester)
+		delete(r.waiting, ep)
 	}
 }
 

@@ -396,3 +396,134 @@ func BenchmarkRouteCached(b *testing.B) {
 		return code
 	})
 }
+
+// A source that nobody here owns but another host does (the foreign hook)
+// is refused with not_owner by every kind of send, before anything is
+// delivered; the hook is asked without the router's lock, and never for a
+// source bound here.
+func TestForeignSource(t *testing.T) {
+	r := New(Limits{})
+	a, b := newSink(), newSink()
+	bind(t, r, a, "a")
+	bind(t, r, b, "b")
+	asked := 0
+	r.SetForeign(func(id []byte) bool {
+		if !r.mu.TryLock() {
+			t.Error("foreign hook called with the router's lock held")
+		} else {
+			r.mu.Unlock()
+		}
+		asked++
+		return string(id) == "far"
+	})
+	var cache RouteCache
+	for range 2 { // the second time from the route cache
+		if _, code := r.RouteCached(&cache, a, []byte("far"), []byte("b"), ev("far", "b")); code != protocol.CodeNotOwner {
+			t.Fatalf("RouteCached as far: %v", code)
+		}
+	}
+	if _, code := r.Route(a, []byte("far"), []byte("b"), ev("far", "b")); code != protocol.CodeNotOwner {
+		t.Fatalf("Route as far: %v", code)
+	}
+	if _, code := r.Route(a, []byte("far"), []byte("nobody"), ev("far", "nobody")); code != protocol.CodeNotOwner {
+		t.Fatalf("Route as far to nobody: %v, want not_owner first", code)
+	}
+	if _, _, code := r.Publish(a, []byte("far"), ev("far", "")); code != protocol.CodeNotOwner {
+		t.Fatalf("Publish as far: %v", code)
+	}
+	if _, code := r.Request(a, []byte("far"), []byte("b"), ev("far", "b"), []byte("1"), time.Minute); code != protocol.CodeNotOwner {
+		t.Fatalf("Request as far: %v", code)
+	}
+	if len(b.events) != 0 || len(b.requests) != 0 || r.PendingCount() != 0 {
+		t.Fatalf("delivered as far: %v %v", b.events, b.requests)
+	}
+	if asked != 6 {
+		t.Fatalf("hook asked %d times, want 6", asked)
+	}
+	// Bound here: the hook is not asked, even if it would say yes.
+	bind(t, r, a, "far")
+	asked = 0
+	if _, code := r.RouteCached(&cache, a, []byte("far"), []byte("b"), ev("far", "b")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if _, code := r.RouteCached(&cache, a, []byte("a"), []byte("b"), ev("a", "b")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if _, _, code := r.Publish(a, []byte("a"), ev("a", "")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if _, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), []byte("1"), time.Minute); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if _, code := r.Route(b, []byte("far"), []byte("a"), ev("far", "a")); code != protocol.CodeNotOwner {
+		t.Fatalf("b as a's far: %v", code)
+	}
+	if asked != 0 {
+		t.Fatalf("hook asked %d times for sources bound here", asked)
+	}
+	// A free source nobody owns anywhere is fine.
+	if _, code := r.Route(a, []byte("near"), []byte("b"), ev("near", "b")); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	check(t, r)
+}
+
+// Hold and Unhold count requests pending on another host against the
+// same limit as local ones; Drop forgets a pending request silently.
+func TestHoldAndDrop(t *testing.T) {
+	r := New(Limits{PendingPerEndpoint: 2})
+	a, b := newSink(), newSink()
+	bind(t, r, a, "a")
+	bind(t, r, b, "b")
+	if code := r.Hold(a); code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	p, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), []byte("1"), time.Minute)
+	if code != protocol.CodeNone {
+		t.Fatal(code)
+	}
+	if code := r.Hold(a); code != protocol.CodeTooManyRequests {
+		t.Fatalf("Hold at the limit: %v", code)
+	}
+	if _, code := r.Request(a, []byte("a"), []byte("b"), ev("a", "b"), []byte("2"), time.Minute); code != protocol.CodeTooManyRequests {
+		t.Fatalf("Request at the limit: %v", code)
+	}
+	r.Unhold(a)
+	if code := r.Hold(a); code != protocol.CodeNone {
+		t.Fatalf("Hold after Unhold: %v", code)
+	}
+	if !r.Drop(p.ID) || r.Drop(p.ID) {
+		t.Fatal("Drop should report true once")
+	}
+	if code := r.Answer(b, &protocol.Answer{RequestID: p.ID}); code != protocol.CodeUnknownRequest {
+		t.Fatalf("answer to a dropped request: %v", code)
+	}
+	if len(a.completed) != 0 {
+		t.Fatalf("dropped request completed: %v", a.completed)
+	}
+	if code := r.Hold(a); code != protocol.CodeNone { // Drop freed p's slot
+		t.Fatal(code)
+	}
+	r.Remove(a)
+	r.Unhold(a) // after Remove: nothing to release
+	r.mu.RLock()
+	n := len(r.waiting)
+	r.mu.RUnlock()
+	if n != 0 {
+		t.Fatalf("%d requesters counted after Remove", n)
+	}
+	check(t, r)
+}
+
+// BenchmarkRouteCachedForeign is BenchmarkRouteCached with a foreign hook
+// installed (a bus with a bridge): a source bound here must cost the same.
+func BenchmarkRouteCachedForeign(b *testing.B) {
+	var cache RouteCache
+	benchRoute(b, func(r *Router, ep Endpoint, s, d []byte, e *protocol.Event) protocol.Code {
+		if r.foreign == nil {
+			r.SetForeign(func([]byte) bool { b.Fatal("foreign hook asked for a source bound here"); return false })
+		}
+		_, code := r.RouteCached(&cache, ep, s, d, e)
+		return code
+	})
+}

@@ -19,6 +19,14 @@ type Bridge interface {
 	Claim(ctx context.Context, id string) protocol.Code
 	// Released is called after an id bound on this host was released.
 	Released(id string)
+	// Owner reports which host owns id as far as the bridge knows, and
+	// whether that is another live host (remote). It answers from memory
+	// (the bridge's directory, which follows claims made on other hosts
+	// with a short lag) and never waits on the network: the server calls
+	// it for every SendEvent, Publish, Request and Unregister whose
+	// machine id is not bound on this host, to refuse with not_owner a
+	// source or an Unregister of an id another host owns (protocol §5).
+	Owner(id string) (host string, remote bool)
 	// Send delivers a SendEvent payload object (the request's Payload
 	// bytes, verbatim) to target on another host and waits for that bus's
 	// verdict: CodeNone once it queued the event for a live connection,
@@ -31,13 +39,36 @@ type Bridge interface {
 	Publish(payload []byte)
 	// Request forwards a Request payload object to target on another host
 	// without waiting. done is called exactly once, with the target's
-	// answer (payload and error text) or a failure code, unless Request
-	// itself returns a code other than CodeNone.
-	Request(target string, payload []byte, timeout time.Duration, done func(answer []byte, errText string, code protocol.Code)) protocol.Code
+	// answer or a failure, unless Request itself returns a code other
+	// than CodeNone or ctx ends first. ctx is the requester's life: when
+	// it ends before the request does (the requesting connection went
+	// away), the request is abandoned, done is not called, and the
+	// target's host is told to drop the request, so that a late Reply
+	// there gets unknown_request. The target's host enforces timeout; the
+	// bridge may give up on its own somewhat later (when the target's host
+	// does not answer at all) and then tells that host too.
+	Request(ctx context.Context, target string, payload []byte, timeout time.Duration, done func(RemoteReply)) protocol.Code
 	// Machines lists the machines of the other hosts.
 	Machines() []RemoteMachine
 	// Status reports the link's state.
 	Status() BridgeStatus
+}
+
+// RemoteReply is how a Request that went to another host ended.
+type RemoteReply struct {
+	// RequestID is the RequestId the target's bus gave the request (the
+	// one its target saw); 0 when unknown (a failure, or an older bus).
+	RequestID uint64
+	// Payload is the answer's payload, raw (nil when absent), when Code
+	// is CodeNone.
+	Payload []byte
+	// Code is CodeNone for an answer, otherwise the failure:
+	// CodeRemote, CodeTimeout, CodeTargetGone, ...
+	Code protocol.Code
+	// Text is the failure's text, as a requester on the target's host
+	// would get it; "" gives the code's prefix and the target's id (and
+	// TextRemoteEmpty for CodeRemote).
+	Text string
 }
 
 // RemoteMachine is a machine hosted by another bus.
@@ -55,13 +86,27 @@ type BridgeStatus struct {
 // bridgeTimeout bounds one remote Send or Claim.
 const bridgeTimeout = 2 * time.Second
 
-// SetBridge attaches a bridge; call it before Serve.
-func (s *Server) SetBridge(b Bridge) { s.bridge = b }
+// SetBridge attaches a bridge; call it before Serve. From then on a
+// source id or an Unregister of an id that b says another host owns is
+// refused with not_owner.
+func (s *Server) SetBridge(b Bridge) {
+	s.bridge = b
+	s.router.SetForeign(s.ownedElsewhere)
+}
+
+// ownedElsewhere reports whether the bridge knows another host to own id.
+func (s *Server) ownedElsewhere(id []byte) bool {
+	if s.bridge == nil {
+		return false
+	}
+	_, remote := s.bridge.Owner(string(id))
+	return remote
+}
 
 // remoteEndpoint is the requester of a Request that came from another
 // host: it owns no machines and completes by calling done.
 type remoteEndpoint struct {
-	done func(answer []byte, errText string, code protocol.Code)
+	done func(RemoteReply)
 }
 
 func (*remoteEndpoint) Deliver(protocol.Kind, *protocol.Event, *router.Machine, uint64, router.Endpoint) error {
@@ -69,14 +114,19 @@ func (*remoteEndpoint) Deliver(protocol.Kind, *protocol.Event, *router.Machine, 
 }
 
 func (r *remoteEndpoint) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Error) {
+	rr := RemoteReply{RequestID: p.ID}
 	switch {
 	case fail != nil:
-		r.done(nil, fail.Text, fail.Code)
+		rr.Code, rr.Text = fail.Code, fail.Text
 	case !a.Error.IsZero():
-		r.done(nil, string(a.Error.Value(nil)), protocol.CodeRemote)
+		rr.Code, rr.Text = protocol.CodeRemote, string(a.Error.Value(nil))
+		if rr.Text == "" {
+			rr.Text = protocol.TextRemoteEmpty // as AppendAnswer says it locally
+		}
 	default:
-		r.done(append([]byte(nil), a.Payload...), "", protocol.CodeNone)
+		rr.Payload = append([]byte(nil), a.Payload...) // nil stays nil
 	}
+	r.done(rr)
 }
 
 // RemoteSend delivers an event that came from another host (a SendEvent
@@ -103,16 +153,26 @@ func (s *Server) RemotePublish(payload []byte) int {
 }
 
 // RemoteRequest delivers a Request from another host to the local machine
-// it targets; done gets the answer. It returns a code other than CodeNone
-// (and done is not called) when the request cannot be delivered.
-func (s *Server) RemoteRequest(payload []byte, timeout time.Duration, done func(answer []byte, errText string, code protocol.Code)) protocol.Code {
+// it targets; done gets the answer, exactly once, unless the request is
+// dropped with DropRemote first. It returns the request's RequestId, or a
+// code other than CodeNone (and done is not called) when the request
+// cannot be delivered.
+func (s *Server) RemoteRequest(payload []byte, timeout time.Duration, done func(RemoteReply)) (uint64, protocol.Code) {
 	var ev protocol.Event
 	if err := ev.Decode(payload, true); err != nil {
-		return protocol.CodeInvalidPayload
+		return 0, protocol.CodeInvalidPayload
 	}
-	_, code := s.router.Request(&remoteEndpoint{done}, nil, ev.Target.Value(nil), &ev, nil, timeout)
-	return code
+	p, code := s.router.Request(&remoteEndpoint{done}, nil, ev.Target.Value(nil), &ev, nil, timeout)
+	if code != protocol.CodeNone {
+		return 0, code
+	}
+	return p.ID, protocol.CodeNone
 }
+
+// DropRemote forgets request id, which came from another host whose
+// requester went away: done is not called, and a Reply to it gets
+// unknown_request. It reports whether the request was still pending.
+func (s *Server) DropRemote(id uint64) bool { return s.router.Drop(id) }
 
 // Hosts reports whether a live local connection owns id.
 func (s *Server) Hosts(id string) bool { return s.router.Owns([]byte(id)) }

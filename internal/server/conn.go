@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -54,6 +55,12 @@ type conn struct {
 	lastActive atomic.Int64
 
 	stopping bool // Shutdown asked the reader to stop; under outbox.mu
+
+	// life ends (end is called) at the teardown, after the router forgot
+	// the connection: Requests it sent to other hosts are then abandoned
+	// (Bridge.Request). Both are nil without a bridge; set before serve.
+	life context.Context
+	end  context.CancelFunc
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -64,6 +71,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.outbox.init(nc, func() time.Duration { return s.limits().WriteTimeout }, &c.stats, c.failed)
 	c.canPark = s.parks && c.raw != nil
+	if s.bridge != nil {
+		c.life, c.end = context.WithCancel(context.Background())
+	}
 	return c
 }
 
@@ -84,6 +94,9 @@ func (c *conn) serve() {
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
 		c.srv.log.Info("Removed writer for disconnected machine", "machine", id, "conn", c.id)
+	}
+	if c.end != nil {
+		c.end() // abandon its Requests pending on other hosts
 	}
 	c.srv.released(released...)
 	c.outbox.close()

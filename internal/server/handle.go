@@ -215,7 +215,13 @@ func (c *conn) unbind() {
 	}
 	id := c.reg.MachineID.Value(nil)
 	owned := c.srv.router.OwnedBy(id, c)
-	if code := c.srv.router.Unbind(c, id); code != protocol.CodeNone {
+	code := c.srv.router.Unbind(c, id)
+	if code == protocol.CodeNone && !owned && c.srv.ownedElsewhere(id) {
+		// Bound by nobody here, but another host owns it (§5): no
+		// connection of this host may release it.
+		code = protocol.CodeNotOwner
+	}
+	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		c.replyErrorArg(code, code.Prefix(), id)
 		return
@@ -335,27 +341,48 @@ func (c *conn) checkToken(given protocol.String, want string) bool {
 }
 
 // remoteRequest forwards the current Request to another host; the reply
-// is queued when it answers, with this request's Id.
+// is queued when it answers, with this request's Id. The request counts
+// against MaxPendingRequests like a local one until it completes (or
+// until the connection goes, when Remove drops the whole count).
 func (c *conn) remoteRequest(target string, timeout time.Duration) protocol.Code {
+	if code := c.srv.router.Hold(c); code != protocol.CodeNone {
+		return code
+	}
 	replyID := append([]byte(nil), c.req.ID...)
-	from := protocol.AppendQuoted(nil, target)
-	return c.srv.bridge.Request(target, c.req.Payload, timeout, func(answer []byte, errText string, code protocol.Code) {
-		c.mu.Lock()
-		if c.dead || c.closing {
-			c.mu.Unlock()
-			return
-		}
-		c.reserveLocked(len(answer) + len(target) + replyRoom)
-		switch {
-		case code == protocol.CodeNone:
-			a := protocol.Answer{Payload: answer}
-			c.out = protocol.AppendAnswer(c.out, replyID, 0, from, &a)
-		case errText != "":
-			c.out = protocol.AppendError(c.out, replyID, code, errText)
-		default:
-			c.out = protocol.AppendErrorArg(c.out, replyID, code, code.Prefix(), []byte(target))
-		}
-		c.mu.Unlock()
-		c.flush()
+	life := c.life
+	if life == nil { // accepted before SetBridge
+		life = context.Background()
+	}
+	code := c.srv.bridge.Request(life, target, c.req.Payload, timeout, func(r RemoteReply) {
+		c.srv.router.Unhold(c)
+		c.completeRemote(replyID, target, &r)
 	})
+	if code != protocol.CodeNone {
+		c.srv.router.Unhold(c) // done will not be called
+	}
+	return code
+}
+
+// completeRemote queues the reply to a Request answered on another host,
+// built as Complete builds a local one.
+func (c *conn) completeRemote(replyID []byte, target string, r *RemoteReply) {
+	c.mu.Lock()
+	if c.dead || c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.reserveLocked(len(r.Payload) + len(r.Text) + 2*len(target) + replyRoom)
+	switch {
+	case r.Code == protocol.CodeNone:
+		a := protocol.Answer{Payload: r.Payload}
+		c.out = protocol.AppendAnswer(c.out, replyID, r.RequestID, protocol.AppendQuoted(nil, target), &a)
+	case r.Text != "":
+		c.out = protocol.AppendError(c.out, replyID, r.Code, r.Text)
+	case r.Code == protocol.CodeRemote:
+		c.out = protocol.AppendError(c.out, replyID, r.Code, protocol.TextRemoteEmpty)
+	default:
+		c.out = protocol.AppendErrorArg(c.out, replyID, r.Code, r.Code.Prefix(), []byte(target))
+	}
+	c.mu.Unlock()
+	c.flush()
 }
