@@ -23,6 +23,9 @@ const (
 	TypePublish                       // an event to every machine but the publisher's
 	TypeRequest                       // an event that expects a correlated reply
 	TypeReply                         // the answer to a Request
+	TypeMonitor                       // receive Trace lines of the bus's traffic (§4.12)
+	TypeReportState                   // a machine reports its current state (§4.13)
+	TypeMachineState                  // a machine's last reported state and definition (§4.14)
 )
 
 var typeNames = [...]struct {
@@ -40,6 +43,9 @@ var typeNames = [...]struct {
 	{"Publish", TypePublish},
 	{"Request", TypeRequest},
 	{"Reply", TypeReply},
+	{"Monitor", TypeMonitor},
+	{"ReportState", TypeReportState},
+	{"MachineState", TypeMachineState},
 }
 
 // String returns the type's canonical name.
@@ -90,6 +96,7 @@ const (
 	KindReply   Kind = iota // the answer to one request line
 	KindEvent               // an event pushed to a target machine
 	KindRequest             // a request pushed to a target machine; answer with Reply
+	KindTrace               // a record of the bus's traffic, to a monitor (§4.12)
 )
 
 // String returns the kind as written on the wire.
@@ -99,6 +106,8 @@ func (k Kind) String() string {
 		return "Event"
 	case KindRequest:
 		return "Request"
+	case KindTrace:
+		return "Trace"
 	default:
 		return "Reply"
 	}
