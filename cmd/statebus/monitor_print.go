@@ -161,11 +161,14 @@ func payloadText(t *client.Trace) string {
 			return clean(s)
 		}
 	}
-	s := clean(string(t.Payload))
 	if t.Truncated {
-		s += " ... (" + strconv.Itoa(t.PayloadBytes) + " bytes)"
+		// The first bytes, as a JSON string: print them as sent.
+		var prefix string
+		if json.Unmarshal(t.Payload, &prefix) == nil {
+			return clean(prefix) + " ... (" + strconv.Itoa(t.PayloadBytes) + " bytes)"
+		}
 	}
-	return s
+	return clean(string(t.Payload))
 }
 
 // fit cuts s to the room left on a line of width characters after used
