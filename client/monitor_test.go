@@ -160,8 +160,8 @@ func TestMonitorFilters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	send("other", "JOB", 1)            // machine filtered out
-	send("worker-1", "PING", 1)        // event filtered out
+	send("other", "JOB", 1)             // machine filtered out
+	send("worker-1", "PING", 1)         // event filtered out
 	ui.Publish(ctxT(t), "JOB_ALL", nil) // kind filtered out
 	send("worker-1", "JOB", map[string]any{"id": 7, "name": "long enough"})
 	tr := k.until("JOB", is(client.TraceEvent, client.OutcomeDelivered, "ui", "worker-1", "JOB"))

@@ -129,14 +129,14 @@ func TestReportStateAgainAfterReconnect(t *testing.T) {
 
 func TestStateValueString(t *testing.T) {
 	for in, want := range map[string]string{
-		`"idle"`:                             "idle",
-		`{"active":"waiting"}`:               "active.waiting",
-		`{"a":{"b":{"c":"d"}}}`:              "a.b.c.d",
-		`{"p":{"r1":"x","r2":{"s":"t"}}}`:    "p.{r1.x, r2.s.t}",
-		`{}`:                                 "",
-		`null`:                               "",
-		`42`:                                 "42",
-		`{"weird":[1]}`:                      `{"weird":[1]}`,
+		`"idle"`:                          "idle",
+		`{"active":"waiting"}`:            "active.waiting",
+		`{"a":{"b":{"c":"d"}}}`:           "a.b.c.d",
+		`{"p":{"r1":"x","r2":{"s":"t"}}}`: "p.{r1.x, r2.s.t}",
+		`{}`:                              "",
+		`null`:                            "",
+		`42`:                              "42",
+		`{"weird":[1]}`:                   `{"weird":[1]}`,
 	} {
 		if got := client.StateValueString(json.RawMessage(in)); got != want {
 			t.Errorf("%s: got %q, want %q", in, got, want)
