@@ -168,7 +168,7 @@ func TestMonitorFilters(t *testing.T) {
 	if len(k.of) != 1 {
 		t.Fatalf("traces that do not match the filter:\n%s", k.dump())
 	}
-	if !tr.Truncated || string(tr.Payload) != `"{\"id\":7,"` || tr.PayloadBytes != 28 {
+	if !tr.Truncated || string(tr.Payload) != `"{\"id\":7,"` || tr.PayloadBytes != 29 {
 		t.Errorf("cut payload %+v %s", tr, tr.Payload)
 	}
 	if err := k.m.SetFilter(ctxT(t), client.MonitorFilter{Machines: []string{"worker-1"}, NoPayload: true}); err != nil {

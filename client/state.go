@@ -30,15 +30,8 @@ type MachineStateInfo struct {
 	Definition json.RawMessage // its definition (an XState v5 JSON chart); nil when none was given
 }
 
-// stateWire is the bus's form of a MachineState.
-type stateWire struct {
-	Value     json.RawMessage
-	Status    string
-	Context   json.RawMessage
-	UpdatedAt protocol.Time
-}
-
-func (w *stateWire) state() *MachineState {
+// stateOf converts the bus's form of a state; nil stays nil.
+func stateOf(w *protocol.State) *MachineState {
 	if w == nil {
 		return nil
 	}
@@ -213,13 +206,13 @@ func (c *Conn) MachineState(ctx context.Context, id string) (MachineStateInfo, e
 	}
 	var w struct {
 		MachineId  string //lint:ignore ST1003 wire name
-		State      *stateWire
+		State      *protocol.State
 		Definition json.RawMessage
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return MachineStateInfo{}, fmt.Errorf("statebus: unexpected MachineState reply %s: %w", data, err)
 	}
-	return MachineStateInfo{ID: w.MachineId, State: w.State.state(), Definition: nullToNil(w.Definition)}, nil
+	return MachineStateInfo{ID: w.MachineId, State: stateOf(w.State), Definition: nullToNil(w.Definition)}, nil
 }
 
 // String returns the state compactly, for a table: the value with
