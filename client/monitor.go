@@ -101,7 +101,7 @@ func (c *Conn) Monitor(ctx context.Context, f MonitorFilter, opts ...MonitorOpti
 	if err := m.send(ctx, f); err != nil {
 		c.monitor.CompareAndSwap(m, nil)
 		m.end(err)
-		return nil, fmt.Errorf("statebus: monitoring: %w", err)
+		return nil, err
 	}
 	return m, nil
 }
@@ -172,7 +172,7 @@ func (m *Monitor) SetFilter(ctx context.Context, f MonitorFilter) error {
 		return err
 	}
 	if err := m.send(ctx, f); err != nil {
-		return fmt.Errorf("statebus: monitoring: %w", err)
+		return err
 	}
 	m.mu.Lock()
 	m.filter = f

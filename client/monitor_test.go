@@ -348,6 +348,22 @@ func TestMonitorUnauthorized(t *testing.T) {
 	m.Close()
 }
 
+// A peer the bus does not allow to monitor gets its typed refusal.
+func TestMonitorRefusedPeer(t *testing.T) {
+	cfg := withPeers(server.Config{})
+	cfg.AuthorizeMonitor = func(p server.PeerInfo) error { return fmt.Errorf("uid %d is not allowed", p.UID) }
+	b := startBus(t, cfg)
+	c := dial(t, b)
+	_, err := c.Monitor(ctxT(t), client.MonitorFilter{})
+	var be *client.Error
+	if !errors.As(err, &be) || be.Code != "unauthorized" || !strings.HasPrefix(be.Text, "Monitoring requires a privileged peer: ") {
+		t.Fatalf("Monitor: %v", err)
+	}
+	if _, err := c.Ping(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Closing the Conn ends the Monitor with ErrClosed.
 func TestMonitorEndsWithTheConn(t *testing.T) {
 	b := startBus(t, withPeers(server.Config{}))

@@ -2,14 +2,18 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/statebus/statebus/client"
 )
 
 const recording = `{"Format":"statebus-trace","Version":1,"Filter":{},"RecordedAt":"2025-10-04T02:24:27Z","Bus":"/tmp/bus.sock"}
@@ -166,7 +170,9 @@ func (p *monitorProc) next(t *testing.T, want string) string {
 // stop sends sig, reads the lines left and returns the exit code.
 func (p *monitorProc) stop(t *testing.T, sig syscall.Signal) int {
 	t.Helper()
-	p.cmd.Process.Signal(sig)
+	if sig != 0 {
+		p.cmd.Process.Signal(sig)
+	}
 	for l := range p.lines {
 		p.seen = append(p.seen, l)
 	}
@@ -216,5 +222,88 @@ func TestMonitorCLI(t *testing.T) {
 	}
 	if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(live, "\n") {
 		t.Fatalf("replay\n%s\nlive\n%s", strings.Join(got, "\n"), strings.Join(live, "\n"))
+	}
+}
+
+func TestMonitorExitCodes(t *testing.T) {
+	// No bus: 3.
+	if _, errOut, code := runCLI(t, "monitor", "--socket", filepath.Join(shortDir(t), "none.sock"), "--timeout", "1s"); code != 3 || !strings.Contains(errOut, "statebus monitor: ") {
+		t.Fatalf("wrong socket: exit %d %q", code, errOut)
+	}
+	// The bus goes away: 3.
+	dir := shortDir(t)
+	path := filepath.Join(dir, "bus.sock")
+	bus := startServe(t, nil, "--socket", path)
+	bus.listening(t)
+	m := startMonitor(t, path)
+	bus.cmd.Process.Signal(syscall.SIGTERM)
+	if code := m.stop(t, 0); code != 3 || !strings.Contains(m.err.String(), "disconnected") {
+		t.Fatalf("bus gone: exit %d, stderr %s", code, m.err.String())
+	}
+	// Refused (a token is configured and not presented): 1, with the bus's text.
+	tokPath := filepath.Join(shortDir(t), "bus.sock")
+	startServe(t, []string{"MessageBus__Token=s3cret"}, "--socket", tokPath).listening(t)
+	_, errOut, code := runCLI(t, "monitor", "--socket", tokPath, "--token", "")
+	if code != 1 || !strings.Contains(errOut, "statebus monitor: Unauthorized") {
+		t.Fatalf("refused: exit %d %q", code, errOut)
+	}
+}
+
+// A chart run by "statebus chart run" reports its state after every
+// step: "statebus machines" shows it, MachineState has its definition.
+func TestChartRunReportsItsState(t *testing.T) {
+	path := startBusProcess(t)
+	m := startMonitor(t, path, "--kind", "state", "--json")
+	chart := writeChart(t, `{"id": "door", "initial": "closed", "context": {"n": 0},
+	  "states": {
+	    "closed": {"on": {"OPEN": {"target": "open", "actions": {"type": "increment", "params": {"key": "n"}}}}},
+	    "open": {"initial": "swinging", "states": {"swinging": {}}, "on": {"LOCK": "locked"}},
+	    "locked": {"type": "final"}}}`)
+	door := startChart(t, path, chart, "door")
+	door.waitRunning(t)
+	if line := m.next(t, `"Source":"door"`); !strings.Contains(line, `"Payload":{"Value":"closed","Status":"active","Context":{"n":0}}`) {
+		t.Fatalf("first state trace %s", line)
+	}
+	out, _, code := runCLI(t, "machines", "--socket", path)
+	if code != 0 || !strings.Contains(out, "STATE") || !regexp.MustCompile(`(?m)^door\s+closed\s`).MatchString(out) {
+		t.Fatalf("machines:\n%s", out)
+	}
+	if _, errOut, code := runCLI(t, "send", "--socket", path, "door", "OPEN"); code != 0 {
+		t.Fatal(errOut)
+	}
+	m.next(t, `"n":1`)
+	out, _, _ = runCLI(t, "machines", "--socket", path)
+	if !regexp.MustCompile(`(?m)^door\s+open\.swinging\s`).MatchString(out) {
+		t.Fatalf("machines after OPEN:\n%s", out)
+	}
+	out, _, _ = runCLI(t, "machines", "--socket", path, "--json")
+	var list []struct {
+		ID    string
+		State *struct {
+			Value   json.RawMessage
+			Status  string
+			Context map[string]int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 1 || list[0].State == nil || list[0].State.Context["n"] != 1 ||
+		string(list[0].State.Value) != `{"open":"swinging"}` {
+		t.Fatalf("machines --json: %s %v", out, err)
+	}
+	// The definition went with the first report.
+	c, err := client.Dial(context.Background(), path, client.WithReconnect(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	info, err := c.MachineState(context.Background(), "door")
+	if err != nil || !strings.HasPrefix(string(info.Definition), `{"id":"door","initial":"closed",`) {
+		t.Fatalf("MachineState: %+v %v", info, err)
+	}
+	if _, errOut, code := runCLI(t, "send", "--socket", path, "door", "LOCK"); code != 0 {
+		t.Fatal(errOut)
+	}
+	m.next(t, `"Status":"done"`)
+	if code, _ := door.exit(t); code != 0 {
+		t.Fatalf("door exit %d: %s", code, door.err.String())
 	}
 }
