@@ -242,7 +242,7 @@ func (m *Monitor) push(data []byte) {
 	}
 	if m.pending > 0 {
 		select {
-		case m.ch <- Trace{Time: time.Now(), Type: TraceDropped, Outcome: OutcomeOK, TargetPid: -1, Count: m.pending, Local: true}:
+		case m.ch <- Trace{Time: time.Now(), Type: TraceDropped, Outcome: OutcomeOK, Pid: -1, Uid: -1, TargetPid: -1, Count: m.pending, Local: true}:
 			m.pending = 0
 		default:
 			m.pending++
