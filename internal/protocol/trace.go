@@ -192,7 +192,8 @@ func (f *TraceFilter) CutPayload(p []byte) (json.RawMessage, bool) {
 }
 
 // AppendTrace appends a complete "Kind":"Trace" line for t, newline
-// included. t.Payload must be valid JSON or empty (null).
+// included. t.Payload must be valid JSON without line breaks (as every
+// payload read from a request line is), or empty (null).
 func AppendTrace(b []byte, t *Trace) []byte {
 	b = append(b, `{"Success":true,"Data":{"Seq":`...)
 	b = strconv.AppendUint(b, t.Seq, 10)

@@ -48,6 +48,8 @@ type MetricsData struct {
 	Goroutines          int               // of the bus process
 	OpenFiles           int               // of the bus process; -1 when unknown
 	ResidentBytes       uint64            // of the bus process
+	Monitors            int               // monitors attached (§4.12)
+	TracesDropped       uint64            // traces monitors missed by falling behind
 }
 
 // MachineData is one element of the Data array of a ListMachines reply.

@@ -180,6 +180,8 @@ func (c *conn) readLoop() (eof, parked bool) {
 				c.req = protocol.Request{} // no Id: the line was never decoded
 				c.stats.fail(pe.Code)
 				c.replyError(pe.Code, pe.Text)
+				c.lineLen = 0
+				c.traceFailure(pe.Code, pe.Text)
 				if !pe.Code.Fatal() {
 					continue
 				}
