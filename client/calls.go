@@ -361,6 +361,8 @@ type Metrics struct {
 	Goroutines          int               // of the bus process
 	OpenFiles           int               // of the bus process; -1 when unknown
 	ResidentBytes       uint64            // of the bus process
+	Monitors            int               // monitors attached (Conn.Monitor)
+	TracesDropped       uint64            // traces monitors missed by falling behind
 }
 
 // Metrics asks the bus for its counters.
@@ -391,6 +393,8 @@ func (c *Conn) Metrics(ctx context.Context) (Metrics, error) {
 		Goroutines:          w.Goroutines,
 		OpenFiles:           w.OpenFiles,
 		ResidentBytes:       w.ResidentBytes,
+		Monitors:            w.Monitors,
+		TracesDropped:       w.TracesDropped,
 	}, nil
 }
 

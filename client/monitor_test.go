@@ -224,6 +224,9 @@ func TestMonitorConsumerThatNeverReads(t *testing.T) {
 	if len(m.Traces()) != 8 {
 		t.Fatalf("%d traces buffered", len(m.Traces()))
 	}
+	if mt, err := mc.Metrics(ctxT(t)); err != nil || mt.Monitors != 1 {
+		t.Fatalf("Metrics: %d monitors, %v", mt.Monitors, err)
+	}
 }
 
 // When the monitor's connection does not read, the bus drops traces for
