@@ -178,7 +178,7 @@ func fit(s string, width, used int) string {
 	if width <= 0 {
 		return s
 	}
-	n := max(width-used, 12)
+	n := max(width-1-used, 12) // the last column left free: some terminals wrap there
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
