@@ -27,6 +27,7 @@ func commands() []command {
 		{"listen", "register machine ids and print the events they receive", runListen},
 		{"machines", "list the registered machines", runMachines},
 		{"health", "print health and metrics; exit non-zero when unhealthy", runHealth},
+		{"top", "show the bus and its machines live: rates, states, last events", runTop},
 		{"ping", "measure round trips to the bus", runPing},
 		{"self-test", "check a bus end to end (its own, or a running one)", runSelfTest},
 		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
