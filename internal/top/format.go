@@ -53,7 +53,7 @@ func Layout(v View, o Order) Text {
 	}
 	cells := make([][]string, len(rows))
 	for i, r := range rows {
-		cells[i] = []string{r.ID, r.Host, pidText(r.PID), orDash(r.Process), orDash(r.State),
+		cells[i] = []string{r.ID, orDash(r.Host), pidText(r.PID), orDash(r.Process), orDash(r.State),
 			rateText(r.HaveRates, r.InPerSec), rateText(r.HaveRates, r.OutPerSec),
 			failText(v.Monitor.OK, r.Failures), orDash(r.LastEvent), Ago(v.At, r.LastAt)}
 	}
