@@ -402,14 +402,20 @@ type MachineInfo struct {
 	RegisteredAt time.Time
 	ConnectionID uint64
 	Subscribed   bool
-	PeerPID      int    // the owner's process id as the OS reports it; -1 when unknown
-	PeerUID      int    // the owner's user id as the OS reports it; -1 when unknown
-	Host         string // the owning host for a machine on another host (bridge); "" for local
+	PeerPID      int           // the owner's process id as the OS reports it; -1 when unknown
+	PeerUID      int           // the owner's user id as the OS reports it; -1 when unknown
+	Host         string        // the owning host for a machine on another host (bridge); "" for local
+	State        *MachineState // what the machine last reported (ReportState); nil when it reported none
 }
 
 // ListMachines returns every machine registered on the bus, by id.
 func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
-	var w []protocol.MachineData
+	// State is read here rather than from protocol.MachineData: the
+	// outer field wins over an embedded one of the same name.
+	var w []struct {
+		protocol.MachineData
+		State *stateWire
+	}
 	if err := c.query(ctx, protocol.TypeListMachines, &w); err != nil {
 		return nil, err
 	}
@@ -425,6 +431,7 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			PeerPID:      m.PeerPid,
 			PeerUID:      m.PeerUid,
 			Host:         m.Host,
+			State:        m.State.state(),
 		}
 	}
 	return out, nil

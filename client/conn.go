@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statebus/statebus/internal/protocol"
@@ -33,7 +34,8 @@ type Conn struct {
 	ready    chan struct{} // closed while connected
 	state    State
 	closed   bool
-	machines []string // ids to register after a reconnect, in order
+	machines []string                // ids to register after a reconnect, in order
+	monitor  atomic.Pointer[Monitor] // the open Monitor; nil without one
 
 	wg   sync.WaitGroup // supervisor and session goroutines
 	done chan struct{}  // closed by Close
@@ -140,6 +142,14 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 			return nil, fmt.Errorf("statebus: registering %q: %w", id, err)
 		}
 	}
+	if m := c.monitor.Load(); m != nil {
+		if err := m.resend(dctx, s); err != nil {
+			s.fail(err)
+			<-s.done
+			<-s.writerDone
+			return nil, fmt.Errorf("statebus: monitoring: %w", err)
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -190,6 +200,7 @@ func (c *Conn) supervise(s *session) {
 			c.mu.Unlock()
 			if !already {
 				c.recv.close()
+				c.endMonitor(s.err)
 				c.setState(StateClosed, s.err)
 			}
 			return
@@ -310,6 +321,7 @@ func (c *Conn) Close() error {
 	}
 	c.wg.Wait()
 	c.recv.close()
+	c.endMonitor(ErrClosed)
 	c.setState(StateClosed, nil)
 	return nil
 }

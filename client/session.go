@@ -247,6 +247,10 @@ func (s *session) readLoop() {
 		if !resp.HasKind && resp.Success && protocol.LooksLikeEvent(resp.Data) {
 			kind = protocol.KindEvent // a server that writes no Kind
 		}
+		if kind == protocol.KindTrace {
+			s.c.trace(resp.Data)
+			continue
+		}
 		if kind != protocol.KindReply {
 			if ev, ok := decodeEvent(resp.Data, kind); ok {
 				if !s.c.recv.push(ev, s.done) {
