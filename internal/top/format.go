@@ -82,7 +82,7 @@ func header(v View) []string {
 			rateText(v.HaveRates, v.EventsPerSec), v.Events, rateText(v.HaveRates, v.FailuresPerSec), v.Failures, droppedText(v)),
 	}
 	if !v.Monitor.OK {
-		lines = append(lines, "per-machine rates need monitor access: "+orDash(v.Monitor.Reason))
+		lines = append(lines, orDash(v.Monitor.Reason))
 	}
 	return lines
 }

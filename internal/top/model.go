@@ -35,7 +35,7 @@ type Sample struct {
 // subscription.
 type MonitorStatus struct {
 	OK     bool
-	Reason string // when !OK: why ("needs monitor access: ...", "starting")
+	Reason string // when !OK: why, as the header says it ("per-machine rates need monitor access (...)")
 }
 
 // Traffic is what the monitor stream saw of one machine, totals since

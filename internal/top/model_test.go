@@ -20,7 +20,7 @@ func sample(sec float64, routed, failed uint64, traffic map[string]Traffic, ids 
 		Health:  client.Health{IsHealthy: true, Version: "v1.2.3"},
 		Metrics: client.Metrics{ConnectionCount: len(ids), StartedAt: t0.Add(-time.Hour), Uptime: time.Hour, EventsRouted: routed, Failures: map[string]uint64{"queue_full": failed}},
 		Traffic: traffic,
-		Monitor: MonitorStatus{OK: traffic != nil, Reason: "unauthorized"},
+		Monitor: MonitorStatus{OK: traffic != nil, Reason: "per-machine rates need monitor access (unauthorized)"},
 	}
 	for i, id := range ids {
 		s.Machines = append(s.Machines, client.MachineInfo{ID: id, ProcessName: "proc", PeerPID: 100 + i, ProcessID: 7})
@@ -67,7 +67,7 @@ func TestModelRestartAndNoMonitor(t *testing.T) {
 		t.Errorf("per-machine rates without a monitor: %+v", v.Rows[0])
 	}
 	text := Layout(v, Order{})
-	if !strings.Contains(strings.Join(text.Header, "\n"), "per-machine rates need monitor access: unauthorized") {
+	if !strings.Contains(strings.Join(text.Header, "\n"), "per-machine rates need monitor access (unauthorized)") {
 		t.Errorf("header does not say monitoring was refused:\n%s", strings.Join(text.Header, "\n"))
 	}
 }

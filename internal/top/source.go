@@ -2,6 +2,7 @@ package top
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -48,7 +49,7 @@ func (s *Source) Sample(ctx context.Context) (Sample, error) {
 		s.Close()
 		return Sample{}, err
 	}
-	smp.Monitor = MonitorStatus{Reason: "off"}
+	smp.Monitor = MonitorStatus{Reason: "per-machine rates off (--no-monitor)"}
 	if s.mon != nil {
 		ids := make(map[string]bool, len(smp.Machines))
 		for _, m := range smp.Machines {
@@ -101,7 +102,7 @@ type watcher struct {
 
 func startWatcher(dial func(context.Context) (*client.Conn, error)) *watcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{tally: NewTally(), cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), st: MonitorStatus{Reason: "starting"}}
+	w := &watcher{tally: NewTally(), cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), st: MonitorStatus{Reason: "per-machine rates: waiting for the monitor"}}
 	go func() {
 		defer close(w.done)
 		w.run(ctx, dial)
@@ -126,10 +127,80 @@ func (w *watcher) stop() {
 	<-w.done
 }
 
-// run subscribes and counts until ctx ends.
+// MonitorKinds are the trace kinds top asks for: the ones it counts,
+// and the bus's dropped counts, which come whatever the filter.
+var MonitorKinds = []string{client.TraceEvent, client.TracePublish, client.TraceRequest, client.TraceReply,
+	client.TraceFailure, client.TraceState, client.TraceDropped}
+
+// retryEvery is how long the watcher waits before it dials or
+// subscribes again after a failure other than a refusal.
+const retryEvery = time.Second
+
+// run subscribes and counts until ctx ends. A refusal (unauthorized, or
+// a bus without Monitor) is final; a broken connection is retried.
 func (w *watcher) run(ctx context.Context, dial func(context.Context) (*client.Conn, error)) {
-	w.setStatus(MonitorStatus{Reason: "not available in this build"})
-	close(w.ready)
+	var once sync.Once
+	ready := func() { once.Do(func() { close(w.ready) }) }
+	defer ready()
+	for ctx.Err() == nil {
+		final := w.watch(ctx, dial, ready)
+		if final {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(retryEvery):
+		}
+	}
+}
+
+// watch runs one subscription on a connection of its own and reports
+// whether the bus refused it for good.
+func (w *watcher) watch(ctx context.Context, dial func(context.Context) (*client.Conn, error), ready func()) (final bool) {
+	c, err := dial(ctx)
+	if err != nil {
+		w.setStatus(MonitorStatus{Reason: "per-machine rates unavailable: " + err.Error()})
+		return false
+	}
+	defer c.Close()
+	m, err := c.Monitor(ctx, client.MonitorFilter{Kinds: MonitorKinds, NoPayload: true})
+	if err != nil {
+		var be *client.Error
+		switch {
+		case errors.As(err, &be) && be.Code == "unauthorized":
+			w.setStatus(MonitorStatus{Reason: "per-machine rates need monitor access (" + be.Text + ")"})
+			ready()
+			return true
+		case errors.As(err, &be):
+			w.setStatus(MonitorStatus{Reason: "per-machine rates unavailable: the bus refused Monitor (" + be.Code + ": " + be.Text + ")"})
+			ready()
+			return true
+		}
+		w.setStatus(MonitorStatus{Reason: "per-machine rates unavailable: " + err.Error()})
+		return false
+	}
+	defer m.Close()
+	w.setStatus(MonitorStatus{OK: true})
+	ready()
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case t, ok := <-m.Traces():
+			if !ok {
+				w.setStatus(MonitorStatus{Reason: "per-machine rates paused: the monitor ended: " + errString(m.Err())})
+				return false
+			}
+			w.tally.Trace(&t)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	return err.Error()
 }
 
 // WaitMonitor waits until the monitor subscription has been answered

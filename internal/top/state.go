@@ -12,6 +12,12 @@ import (
 // stateText is the machine's reported state for the STATE column, "-"
 // when it reported none.
 func stateText(m client.MachineInfo) string {
+	if m.State == nil {
+		return "-"
+	}
+	if s := StateValue(m.State.Value, m.State.Status); s != "" {
+		return s
+	}
 	return "-"
 }
 

@@ -4,12 +4,8 @@ import (
 	"maps"
 	"sync"
 	"time"
-)
 
-// Outcomes of a trace that are not failures (docs/protocol.md §4.12).
-const (
-	outcomeDelivered = "delivered"
-	outcomeOK        = "ok"
+	"github.com/statebus/statebus/client"
 )
 
 // Tally counts a monitor stream's traces per machine. Its methods may be
@@ -36,15 +32,15 @@ func NewTally() *Tally { return &Tally{traffic: make(map[string]Traffic)} }
 // the missing side.
 func (t *Tally) Record(kind, outcome, source, target, event string, at time.Time) {
 	switch kind {
-	case "event", "publish", "request", "reply", "failure":
+	case client.TraceEvent, client.TracePublish, client.TraceRequest, client.TraceReply, client.TraceFailure:
 	default:
 		return
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch outcome {
-	case outcomeDelivered, outcomeOK:
-		if kind == "failure" {
+	case client.OutcomeDelivered, client.OutcomeOK:
+		if kind == client.TraceFailure {
 			return
 		}
 		t.bump(source, func(x *Traffic) { x.Out++ })
@@ -71,6 +67,17 @@ func (t *Tally) bump(id string, f func(*Traffic)) {
 	x := t.traffic[id]
 	f(&x)
 	t.traffic[id] = x
+}
+
+// Trace counts one trace of a monitor stream: a dropped trace (the bus's
+// or the client's) adds its Count to the dropped traces, any other goes
+// to Record.
+func (t *Tally) Trace(tr *client.Trace) {
+	if tr.Type == client.TraceDropped {
+		t.AddDropped(tr.Count)
+		return
+	}
+	t.Record(tr.Type, tr.Outcome, tr.Source, tr.Target, tr.Event, tr.Time)
 }
 
 // AddDropped counts traces the bus dropped for this monitor.
