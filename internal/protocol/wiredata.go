@@ -61,4 +61,5 @@ type MachineData struct {
 	PeerPid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 	PeerUid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 	Host         string `json:",omitempty"` // the owning host, for a machine on another host (bridge)
+	State        *State `json:",omitempty"` // its last ReportState, for machines that reported one (§4.13)
 }

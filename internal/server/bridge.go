@@ -201,6 +201,7 @@ func (c *conn) claim(id []byte) protocol.Code {
 
 // released tells the bridge about ids this host no longer has.
 func (s *Server) released(ids ...string) {
+	s.forgetStates(ids...)
 	if s.bridge == nil {
 		return
 	}
@@ -228,6 +229,7 @@ func (s *Server) Evict(id, reason string) bool {
 		return false
 	}
 	s.log.Warn("Machine evicted", "machine", id, "reason", reason)
+	s.forgetStates(id)
 	payload := append([]byte(`{"MachineId":`), protocol.AppendQuoted(nil, id)...)
 	payload = append(append(append(payload, `,"Reason":`...), protocol.AppendQuoted(nil, reason)...), '}')
 	ev := protocol.Event{

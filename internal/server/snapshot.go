@@ -136,6 +136,7 @@ func (s *Server) machinesData() []protocol.MachineData {
 			Subscribed:   m.Subscribed,
 			PeerPid:      m.PeerPID,
 			PeerUid:      m.PeerUID,
+			State:        s.stateOf(m.ID),
 		}
 	}
 	if s.bridge != nil {
