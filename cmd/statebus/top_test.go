@@ -149,7 +149,7 @@ func tableRows(out string) []map[string]string {
 			continue
 		}
 		row := map[string]string{}
-		cols := regexp.MustCompile(`[A-Z/]+( [A-Z]+)?`).FindAllStringIndex(head, -1)
+		cols := regexp.MustCompile(`[A-Z][A-Za-z/]*( [A-Z]+)?`).FindAllStringIndex(head, -1)
 		// Cells are separated by two spaces or more; match each to the
 		// column its text overlaps.
 		for _, cell := range regexp.MustCompile(`\S+( \S+)*`).FindAllStringIndex(l, -1) {
