@@ -183,7 +183,7 @@ func (v *liveView) draw() {
 		}
 	}
 	if v.err != nil {
-		put("bus unreachable, retrying: "+v.err.Error(), styleWarn)
+		put("bus unreachable, retrying: "+strings.TrimPrefix(v.err.Error(), "statebus: "), styleWarn)
 	}
 	orderY := y
 	put(v.orderLine(), styleNormal)
