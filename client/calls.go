@@ -410,12 +410,7 @@ type MachineInfo struct {
 
 // ListMachines returns every machine registered on the bus, by id.
 func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
-	// State is read here rather than from protocol.MachineData: the
-	// outer field wins over an embedded one of the same name.
-	var w []struct {
-		protocol.MachineData
-		State *stateWire
-	}
+	var w []protocol.MachineData
 	if err := c.query(ctx, protocol.TypeListMachines, &w); err != nil {
 		return nil, err
 	}
@@ -431,7 +426,7 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			PeerPID:      m.PeerPid,
 			PeerUID:      m.PeerUid,
 			Host:         m.Host,
-			State:        m.State.state(),
+			State:        stateOf(m.State),
 		}
 	}
 	return out, nil

@@ -36,6 +36,7 @@ type Conn struct {
 	closed   bool
 	machines []string                // ids to register after a reconnect, in order
 	monitor  atomic.Pointer[Monitor] // the open Monitor; nil without one
+	reports  map[string]stateReport  // each id's last ReportState, sent again after a reconnect
 
 	wg   sync.WaitGroup // supervisor and session goroutines
 	done chan struct{}  // closed by Close
@@ -141,6 +142,12 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 			<-s.writerDone
 			return nil, fmt.Errorf("statebus: registering %q: %w", id, err)
 		}
+	}
+	if err := c.reportAgain(dctx, s, ids); err != nil {
+		s.fail(err)
+		<-s.done
+		<-s.writerDone
+		return nil, fmt.Errorf("statebus: reporting states again: %w", err)
 	}
 	if m := c.monitor.Load(); m != nil {
 		if err := m.resend(dctx, s); err != nil {
@@ -288,6 +295,10 @@ func (c *Conn) complete(pc pendingCall, r result) {
 		pc.ch <- r
 		return
 	}
+	if pc.done != nil {
+		pc.done(r.err)
+		return
+	}
 	if r.err != nil {
 		c.asyncError(&AsyncError{Target: pc.target, Event: pc.event, Err: r.err})
 	}
@@ -340,6 +351,7 @@ func (c *Conn) addMachine(id string) {
 func (c *Conn) removeMachine(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.reports, id)
 	for i, m := range c.machines {
 		if m == id {
 			c.machines = append(c.machines[:i], c.machines[i+1:]...)

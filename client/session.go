@@ -22,6 +22,7 @@ type pendingCall struct {
 	id            uint64
 	ch            chan result // sync call; nil for an async send or Reply
 	target, event string      // async send, for its error report
+	done          func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
 }
 
 // session is one connection to the bus: a reader goroutine and a writer

@@ -26,6 +26,7 @@ func commands() []command {
 		{"request", "send a request to a machine and print its reply", runRequest},
 		{"listen", "register machine ids and print the events they receive", runListen},
 		{"machines", "list the registered machines", runMachines},
+		{"monitor", "print the bus's traffic as it happens; record and replay it", runMonitor},
 		{"health", "print health and metrics; exit non-zero when unhealthy", runHealth},
 		{"top", "show the bus and its machines live: rates, states, last events", runTop},
 		{"ping", "measure round trips to the bus", runPing},

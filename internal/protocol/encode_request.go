@@ -47,6 +47,13 @@ func AppendPayloadRequest(dst []byte, t Type, id uint64, payload []byte) []byte 
 	return append(dst, '}', '\n')
 }
 
+// AppendRequestHeadPayload appends the start of a request of type t up
+// to its payload: the caller appends the payload, then "}\n".
+func AppendRequestHeadPayload(dst []byte, t Type, id uint64) []byte {
+	dst = appendRequestHead(dst, t, id)
+	return append(dst, `,"Payload":`...)
+}
+
 // AppendAuthRequest appends a Ping carrying the bus's shared token on its
 // envelope, which authenticates the connection.
 func AppendAuthRequest(dst []byte, id uint64, token string) []byte {
