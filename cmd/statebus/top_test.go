@@ -93,11 +93,11 @@ func TestTopOnce(t *testing.T) {
 		t.Fatalf("want beta, alpha first (by IN/s), then the other two; got %v", rows)
 	}
 	beta, alpha := rows[0], rows[1]
-	if in := num(t, beta["IN/s"]); in < 30 || in > 150 {
-		t.Errorf("beta IN/s = %v, want about 100", in)
-	}
-	if in := num(t, alpha["IN/s"]); in < 5 || in > 30 {
-		t.Errorf("alpha IN/s = %v, want about 20", in)
+	// Nominal 100/s and 20/s; a loaded machine delays ticks (a ticker
+	// drops them, never bunches them), so the bounds are loose below.
+	betaIn, alphaIn := num(t, beta["IN/s"]), num(t, alpha["IN/s"])
+	if betaIn < 20 || betaIn > 150 || alphaIn < 3 || alphaIn > 30 || betaIn < 2*alphaIn {
+		t.Errorf("IN/s beta %v, alpha %v; want about 100 and 20", betaIn, alphaIn)
 	}
 	if beta["LAST EVENT"] != "JOB" || beta["PROCESS"] != "top-test" || beta["PID"] != strconv.Itoa(os.Getpid()) {
 		t.Errorf("beta = %v, want LAST EVENT JOB, PROCESS top-test, PID %d", beta, os.Getpid())
