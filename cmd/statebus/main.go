@@ -28,6 +28,7 @@ func commands() []command {
 		{"machines", "list the registered machines", runMachines},
 		{"monitor", "print the bus's traffic as it happens; record and replay it", runMonitor},
 		{"health", "print health and metrics; exit non-zero when unhealthy", runHealth},
+		{"top", "show the bus and its machines live: rates, states, last events", runTop},
 		{"ping", "measure round trips to the bus", runPing},
 		{"self-test", "check a bus end to end (its own, or a running one)", runSelfTest},
 		{"chart", "run, simulate, check and draw XState-JSON statecharts", runChart},
