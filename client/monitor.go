@@ -189,7 +189,8 @@ func (m *Monitor) Stats() MonitorStats {
 // read) and the Conn drops later trace lines. The wire protocol has no
 // request to stop monitoring, so Close replaces the bus's filter with
 // one that matches nothing, without waiting for the reply; the bus stops
-// tracing for the connection when it closes. Close is idempotent and
+// tracing for the connection only when it closes (until then its
+// Metrics count the connection among Monitors). Close is idempotent and
 // returns nil; another Monitor may be opened on the Conn after it.
 func (m *Monitor) Close() error {
 	c := m.c
