@@ -11,6 +11,13 @@
 // same chart runs unchanged in one process, across processes and, with a
 // bridge, across hosts.
 //
+// Every bus member reports its state to the bus (client.Conn's
+// ReportStateAsync) after each macrostep, pipelined with its sends: one
+// line per step, no round trip; the first report carries the chart's
+// definition (statechart.Machine.Definition), for the inspector to draw.
+// ListMachines, MachineState and monitors see the reports. A bus too old
+// to take them (unknown_type) turns reporting off for the Host.
+//
 // Request/reply maps onto the bus's Request/Reply: a bus Request for a
 // hosted machine becomes an event whose answer is the payload of the
 // machine's "reply" action, or its snapshot when it does not reply; a
@@ -23,7 +30,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statebus/statebus/client"
@@ -40,6 +49,20 @@ type Host struct {
 	members map[string]*client.Member
 	closed  bool
 	unreq   func()
+
+	// rmu orders the state reports of every member: held while one is
+	// queued, so the bus keeps the latest.
+	rmu       sync.Mutex
+	reporters map[string]*reporter
+	noReports atomic.Bool // the bus does not take ReportState
+}
+
+// reporter is the state reporting of one member.
+type reporter struct {
+	bound   bool                 // its id is registered: reports may go
+	early   *statechart.Snapshot // the last step before it was bound
+	def     json.RawMessage      // the definition, until the first report
+	defSent bool
 }
 
 // New returns a Host on conn. It answers every bus Request that reaches
@@ -48,8 +71,8 @@ type Host struct {
 // (clock, observer, logger, microstep limit); a WithTransport among them
 // is replaced by the bus.
 func New(conn *client.Conn, opts ...statechart.SystemOption) *Host {
-	h := &Host{conn: conn, members: map[string]*client.Member{}}
-	h.sys = statechart.NewSystem(append(opts, statechart.WithTransport(busTransport{h}))...)
+	h := &Host{conn: conn, members: map[string]*client.Member{}, reporters: map[string]*reporter{}}
+	h.sys = statechart.NewSystem(append(opts, statechart.WithTransport(busTransport{h}), statechart.WithObserver(h.observe))...)
 	h.unreq = conn.OnRequest("*", h.serveRequest)
 	return h
 }
@@ -69,8 +92,20 @@ func (h *Host) Start(ctx context.Context, id string, m *statechart.Machine) (*st
 	if closed {
 		return nil, client.ErrClosed
 	}
+	rep := &reporter{def: m.Definition()}
+	if len(rep.def) > maxDefinitionBytes {
+		rep.def = nil // the bus would refuse the report
+	}
+	h.rmu.Lock()
+	if h.reporters[id] != nil {
+		h.rmu.Unlock()
+		return nil, fmt.Errorf("statechart: machine id %q is already hosted", id)
+	}
+	h.reporters[id] = rep
+	h.rmu.Unlock()
 	a, err := h.sys.Spawn(id, m)
 	if err != nil {
+		h.dropReporter(id, rep)
 		return nil, err
 	}
 	mem, err := h.conn.Bind(ctx, id, func(ev client.Event) {
@@ -80,12 +115,77 @@ func (h *Host) Start(ctx context.Context, id string, m *statechart.Machine) (*st
 	})
 	if err != nil {
 		h.sys.Stop(id)
+		h.dropReporter(id, rep)
 		return nil, err
 	}
 	h.mu.Lock()
 	h.members[id] = mem
 	h.mu.Unlock()
+	h.rmu.Lock()
+	rep.bound = true
+	if rep.early != nil {
+		h.reportLocked(id, rep, rep.early)
+		rep.early = nil
+	}
+	h.rmu.Unlock()
 	return a, nil
+}
+
+// maxDefinitionBytes is the bus's bound on a reported definition.
+const maxDefinitionBytes = 1 << 20
+
+func (h *Host) dropReporter(id string, rep *reporter) {
+	h.rmu.Lock()
+	if h.reporters[id] == rep {
+		delete(h.reporters, id)
+	}
+	h.rmu.Unlock()
+}
+
+// observe reports a member's state after each of its macrosteps. It runs
+// on the System's processing goroutine.
+func (h *Host) observe(st statechart.Step) {
+	h.rmu.Lock()
+	defer h.rmu.Unlock()
+	rep := h.reporters[st.Machine]
+	switch {
+	case rep == nil: // not a bus member
+	case !rep.bound:
+		snap := st.Snapshot
+		rep.early = &snap
+	default:
+		h.reportLocked(st.Machine, rep, &st.Snapshot)
+	}
+}
+
+// reportLocked queues one state report. h.rmu must be held.
+func (h *Host) reportLocked(id string, rep *reporter, snap *statechart.Snapshot) {
+	if h.noReports.Load() {
+		return
+	}
+	var def any
+	if !rep.defSent && rep.def != nil {
+		def = rep.def
+	}
+	err := h.conn.ReportStateAsync(id, snap.Value, string(snap.Status), snap.Context, def, func(err error) { h.reported(id, err) })
+	if err == nil || errors.Is(err, client.ErrDisconnected) {
+		rep.defSent = true // kept by the Conn, sent again after a reconnect
+	}
+}
+
+// reported handles the bus's answer to a state report, on the Conn's
+// reader goroutine.
+func (h *Host) reported(id string, err error) {
+	var be *client.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &be) && be.Code == "unknown_type":
+		if !h.noReports.Swap(true) {
+			slog.Warn("chartbus: the bus does not take state reports (it is older than ReportState); not reporting", "machine", id)
+		}
+	default:
+		slog.Warn("chartbus: state report refused", "machine", id, "err", err)
+	}
 }
 
 // Stop stops machine id and releases its bus id.
@@ -94,6 +194,9 @@ func (h *Host) Stop(ctx context.Context, id string) error {
 	mem := h.members[id]
 	delete(h.members, id)
 	h.mu.Unlock()
+	h.rmu.Lock()
+	delete(h.reporters, id)
+	h.rmu.Unlock()
 	err := h.sys.Stop(id)
 	if mem != nil {
 		err = errors.Join(err, mem.Close(ctx))

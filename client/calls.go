@@ -402,9 +402,10 @@ type MachineInfo struct {
 	RegisteredAt time.Time
 	ConnectionID uint64
 	Subscribed   bool
-	PeerPID      int    // the owner's process id as the OS reports it; -1 when unknown
-	PeerUID      int    // the owner's user id as the OS reports it; -1 when unknown
-	Host         string // the owning host for a machine on another host (bridge); "" for local
+	PeerPID      int           // the owner's process id as the OS reports it; -1 when unknown
+	PeerUID      int           // the owner's user id as the OS reports it; -1 when unknown
+	Host         string        // the owning host for a machine on another host (bridge); "" for local
+	State        *MachineState // what the machine last reported (ReportState); nil when it reported none
 }
 
 // ListMachines returns every machine registered on the bus, by id.
@@ -425,6 +426,7 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			PeerPID:      m.PeerPid,
 			PeerUID:      m.PeerUid,
 			Host:         m.Host,
+			State:        stateOf(m.State),
 		}
 	}
 	return out, nil

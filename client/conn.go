@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statebus/statebus/internal/protocol"
@@ -33,7 +34,9 @@ type Conn struct {
 	ready    chan struct{} // closed while connected
 	state    State
 	closed   bool
-	machines []string // ids to register after a reconnect, in order
+	machines []string                // ids to register after a reconnect, in order
+	monitor  atomic.Pointer[Monitor] // the open Monitor; nil without one
+	reports  map[string]stateReport  // each id's last ReportState, sent again after a reconnect
 
 	wg   sync.WaitGroup // supervisor and session goroutines
 	done chan struct{}  // closed by Close
@@ -140,6 +143,20 @@ func (c *Conn) connect(ctx context.Context) (*session, error) {
 			return nil, fmt.Errorf("statebus: registering %q: %w", id, err)
 		}
 	}
+	if err := c.reportAgain(dctx, s, ids); err != nil {
+		s.fail(err)
+		<-s.done
+		<-s.writerDone
+		return nil, fmt.Errorf("statebus: reporting states again: %w", err)
+	}
+	if m := c.monitor.Load(); m != nil {
+		if err := m.resend(dctx, s); err != nil {
+			s.fail(err)
+			<-s.done
+			<-s.writerDone
+			return nil, fmt.Errorf("statebus: monitoring: %w", err)
+		}
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -190,6 +207,7 @@ func (c *Conn) supervise(s *session) {
 			c.mu.Unlock()
 			if !already {
 				c.recv.close()
+				c.endMonitor(s.err)
 				c.setState(StateClosed, s.err)
 			}
 			return
@@ -277,6 +295,10 @@ func (c *Conn) complete(pc pendingCall, r result) {
 		pc.ch <- r
 		return
 	}
+	if pc.done != nil {
+		pc.done(r.err)
+		return
+	}
 	if r.err != nil {
 		c.asyncError(&AsyncError{Target: pc.target, Event: pc.event, Err: r.err})
 	}
@@ -310,6 +332,7 @@ func (c *Conn) Close() error {
 	}
 	c.wg.Wait()
 	c.recv.close()
+	c.endMonitor(ErrClosed)
 	c.setState(StateClosed, nil)
 	return nil
 }
@@ -328,6 +351,7 @@ func (c *Conn) addMachine(id string) {
 func (c *Conn) removeMachine(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.reports, id)
 	for i, m := range c.machines {
 		if m == id {
 			c.machines = append(c.machines[:i], c.machines[i+1:]...)

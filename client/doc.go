@@ -47,4 +47,20 @@
 // Bind and Member adapt any Go state machine to the bus: events for the
 // member's id go to one function; the machine's own outgoing events leave
 // through Member.Send or Member.Emitter.
+//
+// Seeing the system: Monitor streams a Trace of every bus action that
+// matches a MonitorFilter (events, publishes, requests and replies,
+// registrations, connections, failures, state reports), for privileged
+// peers only; its channel is bounded and never holds up the Conn, and
+// what it drops is counted (MonitorStats) and reported in the stream.
+// ReportState (ReportStateAsync after every step) says which state a
+// machine is in; ListMachines returns it in MachineInfo.State, and
+// MachineState returns it with the machine's definition:
+//
+//	m, err := c.Monitor(ctx, client.MonitorFilter{Machines: []string{"worker-*"}})
+//	if err != nil { ... } // an *Error with Code "unauthorized" for an unprivileged peer
+//	defer m.Close()
+//	for t := range m.Traces() {
+//		fmt.Println(t.Time, t.Type, t.Source, "->", t.Target, t.Event, t.Outcome)
+//	}
 package client

@@ -22,6 +22,7 @@ type pendingCall struct {
 	id            uint64
 	ch            chan result // sync call; nil for an async send or Reply
 	target, event string      // async send, for its error report
+	done          func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
 }
 
 // session is one connection to the bus: a reader goroutine and a writer
@@ -246,6 +247,10 @@ func (s *session) readLoop() {
 		kind := resp.Kind
 		if !resp.HasKind && resp.Success && protocol.LooksLikeEvent(resp.Data) {
 			kind = protocol.KindEvent // a server that writes no Kind
+		}
+		if kind == protocol.KindTrace {
+			s.c.trace(resp.Data)
+			continue
 		}
 		if kind != protocol.KindReply {
 			if ev, ok := decodeEvent(resp.Data, kind); ok {

@@ -1,6 +1,8 @@
 package statechart
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -58,6 +60,10 @@ func load(data []byte, reg *Registry) (*Machine, error) {
 		if err := l.behaviour(n); err != nil {
 			return nil, err
 		}
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, data) == nil {
+		l.m.doc = compact.Bytes()
 	}
 	return l.m, nil
 }

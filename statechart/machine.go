@@ -1,6 +1,7 @@
 package statechart
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 )
@@ -34,6 +35,7 @@ type Machine struct {
 	needs    Needs
 	events   []string // event descriptors in first-use order
 	delays   map[string]bool
+	doc      json.RawMessage // the document it was loaded from, compacted
 }
 
 // StateNode is one state of a Machine. Its exported fields describe the
@@ -135,6 +137,12 @@ func refNames(refs []*actionRef) []string {
 
 // ID returns the machine's id (the root's "id", "(machine)" when absent).
 func (m *Machine) ID() string { return m.id }
+
+// Definition returns the JSON document the machine was loaded from, on
+// one line (insignificant white space removed, keys in their order): what
+// a tool needs to draw it, such as the bus's inspector (chartbus reports
+// it). The caller must not modify it.
+func (m *Machine) Definition() json.RawMessage { return m.doc }
 
 // Root returns the root state node.
 func (m *Machine) Root() *StateNode { return m.root }

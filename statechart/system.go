@@ -39,7 +39,7 @@ type Step struct {
 type System struct {
 	clock     Clock
 	transport Transport
-	observer  func(Step)
+	observers []func(Step)
 	log       *slog.Logger
 	maxSteps  int
 
@@ -62,8 +62,11 @@ func WithClock(c Clock) SystemOption { return func(s *System) { s.clock = c } }
 func WithTransport(t Transport) SystemOption { return func(s *System) { s.transport = t } }
 
 // WithObserver calls fn after every macrostep, on the processing
-// goroutine; fn must not call Drain.
-func WithObserver(fn func(Step)) SystemOption { return func(s *System) { s.observer = fn } }
+// goroutine; fn must not call Drain. Observers add up: each one given is
+// called, in the order given.
+func WithObserver(fn func(Step)) SystemOption {
+	return func(s *System) { s.observers = append(s.observers, fn) }
+}
 
 // WithLogger sets where undeliverable sends are logged. Default slog.Default().
 func WithLogger(l *slog.Logger) SystemOption { return func(s *System) { s.log = l } }

@@ -43,8 +43,11 @@ func (s *System) process(a *Actor, ev Event) {
 			ev.ReplyTo(b, nil)
 		}
 	}
-	if s.observer != nil {
-		s.observer(Step{Machine: a.id, Event: ev, Snapshot: snap, Result: res, Err: err})
+	if len(s.observers) > 0 {
+		st := Step{Machine: a.id, Event: ev, Snapshot: snap, Result: res, Err: err}
+		for _, fn := range s.observers {
+			fn(st)
+		}
 	}
 	if snap.Status != StatusActive {
 		// Last: whoever waits on Done sees every effect handed out and

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 func runMachines(args []string, stdout, stderr io.Writer) int {
 	var b busFlags
-	fs := newFlagSet("machines", "", "Lists the machines registered on the bus. "+exitCodesHelp, stderr)
+	fs := newFlagSet("machines", "", "Lists the machines registered on the bus, with the state each last reported (STATE: the\nstate value, and the status when it is not active; \"-\" when none). "+exitCodesHelp, stderr)
 	b.register(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -38,19 +39,43 @@ func runMachines(args []string, stdout, stderr io.Writer) int {
 
 func printMachines(stdout, stderr io.Writer, list []client.MachineInfo) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MACHINE\tPID\tPEER PID\tUID\tPROCESS\tCONN\tSINCE")
+	fmt.Fprintln(tw, "MACHINE\tSTATE\tPID\tPEER PID\tUID\tPROCESS\tCONN\tSINCE")
 	for _, m := range list {
 		if m.Host != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t(on host %s)\t-\t-\n", m.ID, m.Host)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t(on host %s)\t-\t-\n", m.ID, stateCell(m.State), m.Host)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%s\n", m.ID, m.ProcessID, known(m.PeerPID), known(m.PeerUID),
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", m.ID, stateCell(m.State), m.ProcessID, known(m.PeerPID), known(m.PeerUID),
 			m.ProcessName, m.ConnectionID, m.RegisteredAt.Local().Format("2006-01-02 15:04:05"))
 	}
 	tw.Flush()
 	if len(list) == 0 {
 		fmt.Fprintln(stderr, "(no machines registered)")
 	}
+}
+
+// maxStateCell bounds the STATE column.
+const maxStateCell = 40
+
+// stateCell is a machine's reported state for the STATE column: "-" when
+// it reported none, cut to maxStateCell characters.
+func stateCell(s *client.MachineState) string {
+	if s == nil {
+		return "-"
+	}
+	v := strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s.String())
+	if v == "" {
+		return "-"
+	}
+	if r := []rune(v); len(r) > maxStateCell {
+		v = string(r[:maxStateCell-3]) + "..."
+	}
+	return v
 }
 
 // known prints an OS-reported id, "-" when unknown.

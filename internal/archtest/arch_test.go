@@ -19,6 +19,7 @@ var allowed = map[string][]string{
 	"internal/service":   {},
 	"internal/version":   {},
 	"internal/soak":      {"client"},
+	"internal/top":       {"client"},
 	"internal/router":    {"internal/protocol"},
 	"internal/server":    {"internal/protocol", "internal/router", "internal/metrics"},
 	"client":             {"internal/protocol", "internal/transport"},

@@ -50,6 +50,8 @@ type Config struct {
 	SocketGroup                string   // SocketGroup: "" (the process's group); name or number
 	AllowedUsers               []string // AllowedUsers: [] (anyone the socket mode lets in); names or uids
 	AllowedGroups              []string // AllowedGroups: [] ; names or gids
+	MonitorUsers               []string // MonitorUsers: [] (the bus's user and root); names or uids who may attach monitors
+	MonitorGroups              []string // MonitorGroups: [] ; groups whose members may attach monitors
 
 	// Bridge links this bus to other hosts' buses over NATS; the
 	// "Bridge" section, off by default.
@@ -241,6 +243,8 @@ func (c *Config) applyMessageBus(raw json.RawMessage) ([]string, error) {
 	lists := map[string]*[]string{
 		"allowedusers":  &c.AllowedUsers,
 		"allowedgroups": &c.AllowedGroups,
+		"monitorusers":  &c.MonitorUsers,
+		"monitorgroups": &c.MonitorGroups,
 	}
 	var warnings []string
 	for key, v := range section {

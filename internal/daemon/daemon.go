@@ -329,6 +329,10 @@ func (d *Daemon) serverConfig(cfg config.Config, log *slog.Logger) (server.Confi
 	if err != nil {
 		return server.Config{}, err
 	}
+	authorizeMonitor, err := monitorAuthorizer(cfg)
+	if err != nil {
+		return server.Config{}, err
+	}
 	return server.Config{
 		MaxConnections:           cfg.MaxConnections,
 		MaxMessageBytes:          cfg.MaxMessageBytes,
@@ -341,6 +345,7 @@ func (d *Daemon) serverConfig(cfg config.Config, log *slog.Logger) (server.Confi
 		Token:                    token,
 		Peer:                     peerInfo,
 		Authorize:                authorize,
+		AuthorizeMonitor:         authorizeMonitor,
 		Logger:                   log,
 		Build:                    d.o.Build,
 	}, nil

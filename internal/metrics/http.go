@@ -62,6 +62,8 @@ var (
 	descOpenFiles    = desc("open_files", "Open file descriptors of the bus process.")
 	descResident     = desc("resident_bytes", "Resident memory of the bus process.")
 	descRouteLatency = desc("routing_latency_seconds", "Time to route a decoded SendEvent to its target's queue (one event in 64).")
+	descMonitors     = desc("monitors", "Monitors attached (statebus monitor, top, the web inspector).")
+	descTraceDropped = desc("monitor_dropped_total", "Traces monitors missed because they fell behind (their queue was full).")
 	descBuild        = desc("build_info", "Always 1; the labels say which statebus binary is serving (absent when unknown).", "version", "commit", "goversion")
 )
 
@@ -69,7 +71,7 @@ type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descUp, descConns, descPeak, descMachines, descPending, descQueued, descUptime,
-		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped, descBridgeUp, descBridgeHosts, descRemote, descBuild} {
+		descLines, descBytesIn, descBytesOut, descRouted, descPublished, descRequests, descReplies, descRefused, descFailures, descRouteLatency, descGoroutines, descOpenFiles, descResident, descDropped, descBridgeUp, descBridgeHosts, descRemote, descBuild, descMonitors, descTraceDropped} {
 		ch <- d
 	}
 }
@@ -105,6 +107,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descReplies, s.Replies)
 	counter(descRefused, s.Rejected)
 	counter(descDropped, s.LinesDropped)
+	gauge(descMonitors, float64(s.Monitors))
+	counter(descTraceDropped, s.TracesDropped)
 	if b := s.Bridge; b != nil {
 		up := 0.0
 		if b.Connected {

@@ -37,6 +37,8 @@ type Snapshot struct {
 	Process            ProcessStats
 	Bridge             *BridgeStats // nil without a bridge to other hosts
 	Build              BuildInfo    // which binary is serving; zero when not told
+	Monitors           int          // monitors attached (wire and in-process)
+	TracesDropped      uint64       // traces monitors missed because they fell behind
 	Counters
 }
 

@@ -33,6 +33,27 @@ func AppendSimpleRequest(dst []byte, t Type, id uint64) []byte {
 	return append(dst, '}', '\n')
 }
 
+// AppendPayloadRequest appends a request of type t whose payload is the
+// raw JSON payload (nil for null): Monitor's filter, ReportState's state
+// object, MachineState's id.
+func AppendPayloadRequest(dst []byte, t Type, id uint64, payload []byte) []byte {
+	dst = appendRequestHead(dst, t, id)
+	dst = append(dst, `,"Payload":`...)
+	if payload == nil {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, payload...)
+	}
+	return append(dst, '}', '\n')
+}
+
+// AppendRequestHeadPayload appends the start of a request of type t up
+// to its payload: the caller appends the payload, then "}\n".
+func AppendRequestHeadPayload(dst []byte, t Type, id uint64) []byte {
+	dst = appendRequestHead(dst, t, id)
+	return append(dst, `,"Payload":`...)
+}
+
 // AppendAuthRequest appends a Ping carrying the bus's shared token on its
 // envelope, which authenticates the connection.
 func AppendAuthRequest(dst []byte, id uint64, token string) []byte {

@@ -116,6 +116,7 @@ const (
 	TextAccessDenied   = "Access denied: "
 	TextWrongToken     = "Unauthorized: missing or wrong Token"
 	TextInternal       = "Internal error: "
+	TextMonitorRefused = "Monitoring requires a privileged peer: "
 	// TextRemoteEmpty is the remote_error text when the target's Reply
 	// carried "Error":"".
 	TextRemoteEmpty = "Target replied with an error"

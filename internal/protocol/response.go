@@ -47,6 +47,8 @@ func (r *Response) Decode(line []byte) error {
 				r.Kind = KindEvent
 			case `"Request"`:
 				r.Kind = KindRequest
+			case `"Trace"`:
+				r.Kind = KindTrace
 			default:
 				r.Kind = KindReply
 			}

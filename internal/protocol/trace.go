@@ -78,7 +78,6 @@ type filterWire struct {
 	Kinds           []string `json:"Kinds"`
 	Payload         *bool    `json:"Payload"`
 	MaxPayloadBytes int      `json:"MaxPayloadBytes"`
-	Token           *string  `json:"Token"`
 }
 
 // MarshalJSON writes the filter as a Monitor payload.
@@ -123,17 +122,6 @@ func DecodeTraceFilter(payload []byte) (TraceFilter, error) {
 	f.Machines, f.Events, f.Kinds, f.MaxPayloadBytes = w.Machines, w.Events, w.Kinds, w.MaxPayloadBytes
 	f.NoPayload = w.Payload != nil && !*w.Payload
 	return f, nil
-}
-
-// FilterToken returns the Token member of a Monitor payload, if any.
-func FilterToken(payload []byte) string {
-	var w struct {
-		Token string `json:"Token"`
-	}
-	if len(payload) > 0 && payload[0] == '{' {
-		json.Unmarshal(payload, &w)
-	}
-	return w.Token
 }
 
 func knownKind(k string) bool {
@@ -204,7 +192,8 @@ func (f *TraceFilter) CutPayload(p []byte) (json.RawMessage, bool) {
 }
 
 // AppendTrace appends a complete "Kind":"Trace" line for t, newline
-// included. t.Payload must be valid JSON or empty (null).
+// included. t.Payload must be valid JSON without line breaks (as every
+// payload read from a request line is), or empty (null).
 func AppendTrace(b []byte, t *Trace) []byte {
 	b = append(b, `{"Success":true,"Data":{"Seq":`...)
 	b = strconv.AppendUint(b, t.Seq, 10)

@@ -48,6 +48,8 @@ type MetricsData struct {
 	Goroutines          int               // of the bus process
 	OpenFiles           int               // of the bus process; -1 when unknown
 	ResidentBytes       uint64            // of the bus process
+	Monitors            int               // monitors attached (§4.12)
+	TracesDropped       uint64            // traces monitors missed by falling behind
 }
 
 // MachineData is one element of the Data array of a ListMachines reply.
@@ -61,4 +63,5 @@ type MachineData struct {
 	PeerPid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 	PeerUid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 	Host         string `json:",omitempty"` // the owning host, for a machine on another host (bridge)
+	State        *State `json:",omitempty"` // its last ReportState, for machines that reported one (§4.13)
 }

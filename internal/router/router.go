@@ -67,6 +67,7 @@ type Pending struct {
 	ID        uint64
 	Requester Endpoint
 	ReplyID   []byte // the requester's "Id", echoed on its reply
+	Source    string // the requester's SourceMachineId (for traces)
 	Target    *Machine
 	timer     *time.Timer
 }
@@ -449,7 +450,7 @@ func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, re
 		return nil, protocol.CodeTooManyRequests
 	}
 	r.nextReq++
-	p := &Pending{ID: r.nextReq, Requester: ep, Target: m}
+	p := &Pending{ID: r.nextReq, Requester: ep, Source: string(src), Target: m}
 	if replyID != nil {
 		p.ReplyID = append([]byte(nil), replyID...)
 	}

@@ -106,6 +106,7 @@ func (s *Server) ownedElsewhere(id []byte) bool {
 // remoteEndpoint is the requester of a Request that came from another
 // host: it owns no machines and completes by calling done.
 type remoteEndpoint struct {
+	s    *Server
 	done func(RemoteReply)
 }
 
@@ -126,6 +127,23 @@ func (r *remoteEndpoint) Complete(p *router.Pending, a *protocol.Answer, fail *p
 	default:
 		rr.Payload = append([]byte(nil), a.Payload...) // nil stays nil
 	}
+	if r.s.tracing() {
+		t := traceOf(protocol.TraceReply, nil)
+		t.Source, t.RequestID = p.Target.ID, p.ID
+		if o, ok := p.Target.Owner.(*conn); ok {
+			t.Conn, t.Pid, t.Uid = o.id, o.peer.PID, o.peer.UID
+		}
+		var payload []byte
+		if fail != nil && fail.Code != protocol.CodeRemote {
+			outcome(&t, fail.Code, false, fail.Text)
+		} else {
+			t.Outcome, t.Error = protocol.OutcomeDelivered, rr.Text
+			if a != nil {
+				payload = a.Payload
+			}
+		}
+		r.s.emit(&t, payload, nil)
+	}
 	r.done(rr)
 }
 
@@ -137,7 +155,10 @@ func (s *Server) RemoteSend(payload []byte) protocol.Code {
 	if err := ev.Decode(payload, true); err != nil {
 		return protocol.CodeInvalidPayload
 	}
-	_, code := s.router.Route(nil, nil, ev.Target.Value(nil), &ev)
+	m, code := s.router.Route(nil, nil, ev.Target.Value(nil), &ev)
+	if s.tracing() {
+		s.traceRemote(protocol.TraceEvent, &ev, m, 0, code, len(payload), 0)
+	}
 	return code
 }
 
@@ -149,6 +170,9 @@ func (s *Server) RemotePublish(payload []byte) int {
 		return 0
 	}
 	n, _, _ := s.router.Publish(nil, nil, &ev)
+	if s.tracing() {
+		s.traceRemote(protocol.TracePublish, &ev, nil, 0, protocol.CodeNone, len(payload), n)
+	}
 	return n
 }
 
@@ -162,7 +186,15 @@ func (s *Server) RemoteRequest(payload []byte, timeout time.Duration, done func(
 	if err := ev.Decode(payload, true); err != nil {
 		return 0, protocol.CodeInvalidPayload
 	}
-	p, code := s.router.Request(&remoteEndpoint{done}, nil, ev.Target.Value(nil), &ev, nil, timeout)
+	p, code := s.router.Request(&remoteEndpoint{s: s, done: done}, nil, ev.Target.Value(nil), &ev, nil, timeout)
+	if s.tracing() {
+		var m *router.Machine
+		var id uint64
+		if p != nil {
+			m, id = p.Target, p.ID
+		}
+		s.traceRemote(protocol.TraceRequest, &ev, m, id, code, len(payload), 0)
+	}
 	if code != protocol.CodeNone {
 		return 0, code
 	}
@@ -201,6 +233,7 @@ func (c *conn) claim(id []byte) protocol.Code {
 
 // released tells the bridge about ids this host no longer has.
 func (s *Server) released(ids ...string) {
+	s.forgetStates(ids...)
 	if s.bridge == nil {
 		return
 	}
@@ -228,6 +261,7 @@ func (s *Server) Evict(id, reason string) bool {
 		return false
 	}
 	s.log.Warn("Machine evicted", "machine", id, "reason", reason)
+	s.forgetStates(id)
 	payload := append([]byte(`{"MachineId":`), protocol.AppendQuoted(nil, id)...)
 	payload = append(append(append(payload, `,"Reason":`...), protocol.AppendQuoted(nil, reason)...), '}')
 	ev := protocol.Event{
@@ -237,4 +271,19 @@ func (s *Server) Evict(id, reason string) bool {
 	}
 	m.Owner.Deliver(protocol.KindEvent, &ev, m, 0, nil)
 	return true
+}
+
+// traceRemote traces an event, publish or request that came from another
+// host (Conn 0): delivered to m, or failed with code.
+func (s *Server) traceRemote(kind string, ev *protocol.Event, m *router.Machine, requestID uint64, code protocol.Code, size, recipients int) {
+	t := traceOf(kind, nil)
+	t.Source, t.Target, t.Event = string(ev.Source.Value(nil)), string(ev.Target.Value(nil)), string(ev.Name.Value(nil))
+	t.Size, t.RequestID, t.Recipients = size, requestID, recipients
+	outcome(&t, code, true, code.Prefix()+t.Target)
+	if m != nil {
+		if o, ok := m.Owner.(*conn); ok {
+			t.TargetConn, t.TargetPid = o.id, o.peer.PID
+		}
+	}
+	s.emit(&t, ev.Payload, nil)
 }

@@ -56,6 +56,9 @@ type conn struct {
 
 	stopping bool // Shutdown asked the reader to stop; under outbox.mu
 
+	lineLen int      // length of the line being handled (reader goroutine only)
+	tap     *connTap // this connection's monitor, if it sent Monitor (reader goroutine only)
+
 	// life ends (end is called) at the teardown, after the router forgot
 	// the connection: Requests it sent to other hosts are then abandoned
 	// (Bridge.Request). Both are nil without a bridge; set before serve.
@@ -90,10 +93,12 @@ func (c *conn) serve() {
 		return
 	}
 	c.srv.parker.forget(c)
+	c.detachMonitor()
 	c.flushBatch()
 	released := c.srv.router.Remove(c)
 	for _, id := range released {
 		c.srv.log.Info("Removed writer for disconnected machine", "machine", id, "conn", c.id)
+		c.traceMachine(protocol.TraceUnregister, id, protocol.CodeNone, nil)
 	}
 	if c.end != nil {
 		c.end() // abandon its Requests pending on other hosts
@@ -175,6 +180,8 @@ func (c *conn) readLoop() (eof, parked bool) {
 				c.req = protocol.Request{} // no Id: the line was never decoded
 				c.stats.fail(pe.Code)
 				c.replyError(pe.Code, pe.Text)
+				c.lineLen = 0
+				c.traceFailure(pe.Code, pe.Text)
 				if !pe.Code.Fatal() {
 					continue
 				}
@@ -350,5 +357,8 @@ func (c *conn) Complete(p *router.Pending, a *protocol.Answer, fail *protocol.Er
 		c.out = protocol.AppendAnswer(c.out, p.ReplyID, p.ID, p.Target.Token, a)
 	}
 	c.mu.Unlock()
+	if c.srv.tracing() {
+		c.traceCompletion(p, a, fail)
+	}
 	c.flush()
 }

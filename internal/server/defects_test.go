@@ -53,10 +53,10 @@ func TestNewStartsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := goroutinesIn("internal/server."); n != before {
+	if n := goroutinesIn("internal/server."); n > before {
 		t.Errorf("%d server goroutines after New without Serve, %d before", n, before)
 	}
-	if f := openFiles(); f != files {
+	if f := openFiles(); f > files {
 		t.Errorf("%d open files after New without Serve, %d before", f, files)
 	}
 }

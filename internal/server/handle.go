@@ -16,6 +16,7 @@ import (
 // for an accepted Request, whose reply comes when the target answers or
 // the request fails.
 func (c *conn) handle(line []byte) {
+	c.lineLen = len(line)
 	c.stats.linesIn.Add(1)
 	c.stats.bytesIn.Store(uint64(c.rd.Total()))
 	if c.dec == nil {
@@ -35,11 +36,14 @@ func (c *conn) handle(line []byte) {
 	case cfg.Token != "" && !c.authed && t != protocol.TypePing && t != protocol.TypeRegister && t != protocol.TypeSubscribe:
 		c.stats.fail(protocol.CodeUnauthorized)
 		c.replyError(protocol.CodeUnauthorized, protocol.TextUnauthorized)
+		c.traceFailure(protocol.CodeUnauthorized, protocol.TextUnauthorized)
 		return
 	case cfg.MaxEventsPerSecond > 0 && (t == protocol.TypeSendEvent || t == protocol.TypePublish || t == protocol.TypeRequest) && !c.allow(cfg.MaxEventsPerSecond):
 		c.stats.fail(protocol.CodeRateLimited)
 		var num [24]byte
-		c.replyErrorArg(protocol.CodeRateLimited, protocol.TextRateLimited, strconv.AppendInt(num[:0], int64(cfg.MaxEventsPerSecond), 10))
+		arg := strconv.AppendInt(num[:0], int64(cfg.MaxEventsPerSecond), 10)
+		c.replyErrorArg(protocol.CodeRateLimited, protocol.TextRateLimited, arg)
+		c.traceFailure(protocol.CodeRateLimited, protocol.TextRateLimited+string(arg))
 		return
 	}
 	switch c.req.Type {
@@ -65,6 +69,12 @@ func (c *conn) handle(line []byte) {
 		c.replyJSON(c.srv.metricsData())
 	case protocol.TypeListMachines:
 		c.replyJSON(c.srv.machinesData())
+	case protocol.TypeMonitor:
+		c.monitor()
+	case protocol.TypeReportState:
+		c.reportState()
+	case protocol.TypeMachineState:
+		c.machineStateReply()
 	}
 }
 
@@ -75,6 +85,7 @@ func (c *conn) replyDecodeError(err error) {
 	}
 	c.stats.fail(e.Code)
 	c.replyError(e.Code, e.Text)
+	c.traceFailure(e.Code, e.Text)
 }
 
 // replyError queues a failure reply to the current request.
@@ -143,9 +154,15 @@ func (c *conn) sendEvent() {
 			c.srv.log.Warn("No pipe connection for target machine", "machine", string(tgt), "conn", c.id)
 		}
 		c.replyErrorArg(code, code.Prefix(), arg)
+		if c.srv.tracing() {
+			c.traceRoute(protocol.TraceEvent, src, tgt, nil, 0, code, code.Prefix()+string(arg))
+		}
 		return
 	}
 	c.stats.routed.Add(1)
+	if c.srv.tracing() {
+		c.traceRoute(protocol.TraceEvent, src, tgt, m, 0, code, "")
+	}
 	if sample {
 		c.srv.latency.Observe(time.Since(t0))
 	}
@@ -190,6 +207,7 @@ func (c *conn) bind(subscribe bool) {
 		c.stats.fail(code)
 		c.srv.log.Warn("Refused machine id", "machine", string(id), "code", code.String(), "conn", c.id)
 		c.replyErrorArg(code, code.Prefix(), id)
+		c.traceMachine(protocol.TraceRegister, string(id), code, c)
 		return
 	}
 	now := time.Now()
@@ -201,6 +219,7 @@ func (c *conn) bind(subscribe bool) {
 		c.out = protocol.AppendRegistered(c.out, c.req.ID, m.Token, c.reg.RegisteredAt, now)
 	}
 	c.mu.Unlock()
+	c.traceMachine(protocol.TraceRegister, m.ID, protocol.CodeNone, c)
 	if subscribe {
 		c.srv.log.Info("Machine subscribed", "machine", m.ID, "conn", c.id)
 	} else {
@@ -224,11 +243,13 @@ func (c *conn) unbind() {
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		c.replyErrorArg(code, code.Prefix(), id)
+		c.traceMachine(protocol.TraceUnregister, string(id), code, c)
 		return
 	}
 	if owned {
 		c.srv.released(string(id))
 	}
+	c.traceMachine(protocol.TraceUnregister, string(id), protocol.CodeNone, c)
 	c.srv.log.Info("Machine unregistered", "machine", string(id), "conn", c.id)
 	c.replyData(nil)
 }
@@ -243,7 +264,13 @@ func (c *conn) publish() {
 	if code != protocol.CodeNone {
 		c.stats.fail(code)
 		c.replyErrorArg(code, code.Prefix(), src)
+		if c.srv.tracing() {
+			c.traceRoute(protocol.TracePublish, src, nil, nil, 0, code, code.Prefix()+string(src))
+		}
 		return
+	}
+	if c.srv.tracing() {
+		c.tracePublish(src, n)
 	}
 	if c.srv.bridge != nil {
 		c.srv.bridge.Publish(c.req.Payload)
@@ -273,7 +300,7 @@ func (c *conn) request() {
 	if c.ev.TimeoutMs > 0 {
 		timeout = time.Duration(c.ev.TimeoutMs) * time.Millisecond
 	}
-	_, code := c.srv.router.Request(c, src, tgt, &c.ev, c.req.ID, timeout)
+	p, code := c.srv.router.Request(c, src, tgt, &c.ev, c.req.ID, timeout)
 	if code == protocol.CodeNotConnected && c.srv.bridge != nil {
 		code = c.remoteRequest(string(tgt), timeout)
 	}
@@ -284,9 +311,20 @@ func (c *conn) request() {
 			arg = src
 		}
 		c.replyErrorArg(code, code.Prefix(), arg)
+		if c.srv.tracing() {
+			c.traceRoute(protocol.TraceRequest, src, tgt, nil, 0, code, code.Prefix()+string(arg))
+		}
 		return
 	}
 	c.stats.requests.Add(1)
+	if c.srv.tracing() {
+		var m *router.Machine
+		var id uint64
+		if p != nil {
+			m, id = p.Target, p.ID
+		}
+		c.traceRoute(protocol.TraceRequest, src, tgt, m, id, code, "")
+	}
 	// The reply is queued by Complete when the target answers or the
 	// request fails.
 }
@@ -299,7 +337,14 @@ func (c *conn) reply() {
 	if code := c.srv.router.Answer(c, &c.ans); code != protocol.CodeNone {
 		c.stats.fail(code)
 		var num [24]byte
-		c.replyErrorArg(code, protocol.TextUnknownRequest, strconv.AppendUint(num[:0], c.ans.RequestID, 10))
+		arg := strconv.AppendUint(num[:0], c.ans.RequestID, 10)
+		c.replyErrorArg(code, protocol.TextUnknownRequest, arg)
+		if c.srv.tracing() {
+			t := traceOf(protocol.TraceReply, c)
+			t.RequestID, t.Size = c.ans.RequestID, c.lineLen
+			outcome(&t, code, false, protocol.TextUnknownRequest+string(arg))
+			c.srv.emit(&t, c.ans.Payload, c)
+		}
 		return
 	}
 	c.stats.replies.Add(1)

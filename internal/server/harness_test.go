@@ -58,6 +58,12 @@ func serveBus(t testing.TB, cfg server.Config, ln net.Listener, path string) *te
 	if cfg.Logger == nil {
 		cfg.Logger = discardLogger()
 	}
+	if cfg.Peer == nil {
+		cfg.Peer = func(c net.Conn) (server.PeerInfo, error) {
+			p, err := transport.PeerOf(c)
+			return server.PeerInfo{PID: p.PID, UID: p.UID, GID: p.GID}, err
+		}
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		ln.Close()

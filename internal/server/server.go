@@ -71,6 +71,11 @@ type Config struct {
 	// Authorize, if set, decides at accept whether a peer may connect; a
 	// refused connection gets one unauthorized line and is closed.
 	Authorize func(PeerInfo) error
+	// AuthorizeMonitor decides whether a peer may attach a monitor (see
+	// every payload, docs/protocol.md §4.12). Default: the bus's own
+	// user and root; a peer whose user the transport cannot tell only
+	// with the Token set and presented.
+	AuthorizeMonitor func(PeerInfo) error
 	// Logger receives the server's logs. Default: slog.Default().
 	Logger *slog.Logger
 	// Build says which binary is serving: its Version is the Health
@@ -168,6 +173,16 @@ type Server struct {
 	rejected  uint64 // refused at MaxConnections
 	refused   uint64 // refused by Authorize
 
+	// Monitors (trace.go): the attached tappers, nil when none.
+	taps          atomic.Pointer[tapSet]
+	tapMu         sync.Mutex // serializes changes of taps
+	traceSeq      atomic.Uint64
+	tracesDropped atomic.Uint64
+
+	// Machine states (state.go), by machine id.
+	stateMu sync.Mutex
+	states  map[string]*machineState
+
 	wg   sync.WaitGroup // connection and rejection goroutines
 	done chan struct{}  // closed by Shutdown
 }
@@ -186,6 +201,7 @@ func New(cfg Config) (*Server, error) {
 		startedAt: time.Now(),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		states:    make(map[string]*machineState),
 		done:      make(chan struct{}),
 	}
 	s.cfg.Store(&cfg)
@@ -299,6 +315,7 @@ func (s *Server) admit(nc net.Conn) {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.log.Warn("Connection refused", "reason", refusal.Error(), "pid", peer.PID, "uid", peer.UID)
+		s.traceConn(protocol.TraceConnect, 0, peer, protocol.CodeUnauthorized, protocol.TextAccessDenied+refusal.Error())
 		go s.refuse(nc, protocol.CodeUnauthorized, protocol.TextAccessDenied+refusal.Error())
 		return
 	}
@@ -308,6 +325,7 @@ func (s *Server) admit(nc net.Conn) {
 		s.wg.Add(1)
 		s.mu.Unlock()
 		s.log.Warn("Connection refused: too many connections", "max", cfg.MaxConnections, "pid", peer.PID, "uid", peer.UID)
+		s.traceConn(protocol.TraceConnect, 0, peer, protocol.CodeTooManyConnections, protocol.TextTooManyConns)
 		go s.refuse(nc, protocol.CodeTooManyConnections, fmt.Sprintf("%s (limit %d)", protocol.TextTooManyConns, cfg.MaxConnections))
 		return
 	}
@@ -324,6 +342,7 @@ func (s *Server) admit(nc net.Conn) {
 	s.mu.Unlock()
 	s.lastSeen.Store(now.UnixNano())
 	s.log.Info("Client connected", "connections", n, "conn", c.id, "pid", peer.PID, "uid", peer.UID)
+	s.traceConn(protocol.TraceConnect, c.id, peer, protocol.CodeNone, "")
 	go c.serve()
 }
 
@@ -343,6 +362,7 @@ func (s *Server) gone(c *conn) {
 	n := s.active.Add(-1)
 	s.mu.Unlock()
 	s.log.Info("Client disconnected", "connections", n, "conn", c.id)
+	s.traceConn(protocol.TraceDisconnect, c.id, c.peer, protocol.CodeNone, "")
 	s.wg.Done()
 }
 

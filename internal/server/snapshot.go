@@ -29,6 +29,7 @@ func (s *Server) Snapshot() metrics.Snapshot {
 		c.mu.Unlock()
 	}
 	s.mu.Unlock()
+	snap.Monitors, snap.TracesDropped = s.Monitors(), s.TracesDropped()
 	snap.RegisteredMachines = s.router.Count()
 	snap.PendingRequests = s.router.PendingCount()
 	if s.bridge != nil {
@@ -120,6 +121,8 @@ func (s *Server) metricsData() protocol.MetricsData {
 		Goroutines:          m.Process.Goroutines,
 		OpenFiles:           m.Process.OpenFiles,
 		ResidentBytes:       m.Process.ResidentBytes,
+		Monitors:            m.Monitors,
+		TracesDropped:       m.TracesDropped,
 	}
 }
 
@@ -136,6 +139,7 @@ func (s *Server) machinesData() []protocol.MachineData {
 			Subscribed:   m.Subscribed,
 			PeerPid:      m.PeerPID,
 			PeerUid:      m.PeerUID,
+			State:        s.stateOf(m.ID),
 		}
 	}
 	if s.bridge != nil {

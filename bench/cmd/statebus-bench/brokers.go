@@ -87,7 +87,7 @@ func startBroker(e *env, peer, dir string) (*broker, error) {
 	case "direct":
 		return &broker{peer: peer}, nil
 	case "statebus", "statebus-goclient":
-		return startStatebus(e, dir)
+		return startStatebus(e, dir, peer)
 	case "relay":
 		sock := filepath.Join(dir, "relay.sock")
 		p, err := startProc("relay", nil, e.self, "-relay", sock)
@@ -116,7 +116,9 @@ func startBroker(e *env, peer, dir string) (*broker, error) {
 	return nil, fmt.Errorf("bench: unknown peer %q", peer)
 }
 
-func startStatebus(e *env, dir string) (*broker, error) {
+// startStatebus starts the bus for peer: "statebus" (workers speak the raw
+// wire) or "statebus-goclient" (workers use the Go client package).
+func startStatebus(e *env, dir, peer string) (*broker, error) {
 	sock := filepath.Join(dir, "statebus.sock")
 	cfg := filepath.Join(dir, "appsettings.json")
 	// MaxConnections must cover the conns workload's idle connections.
@@ -133,7 +135,7 @@ func startStatebus(e *env, dir string) (*broker, error) {
 		p.stop()
 		return nil, err
 	}
-	return &broker{peer: "statebus", addr: sock, p: p}, nil
+	return &broker{peer: peer, addr: sock, p: p}, nil
 }
 
 func startRedis(e *env, dir string) (*broker, error) {
