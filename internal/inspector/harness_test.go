@@ -107,11 +107,22 @@ func (c *rawConn) reply() map[string]any {
 	return m
 }
 
-// call sends a line and fails the test unless the reply is a success.
+// next reads server lines until one of Kind kind.
+func (c *rawConn) next(kind string) map[string]any {
+	c.t.Helper()
+	for {
+		if m := c.reply(); m["Kind"] == kind {
+			return m
+		}
+	}
+}
+
+// call sends a line and fails the test unless its reply is a success;
+// pushed events read meanwhile are skipped.
 func (c *rawConn) call(line string) map[string]any {
 	c.t.Helper()
 	c.send(line)
-	m := c.reply()
+	m := c.next("Reply")
 	if m["Success"] != true {
 		c.t.Fatalf("%s: %v", line, m)
 	}

@@ -90,13 +90,14 @@ window.addEventListener('error', e => window.inspectorErrors.push(String(e.messa
     const fig = $(sel), svg = fig.querySelector('svg');
     fig.querySelector('.value').textContent = pts.length ? human(pts[pts.length - 1]) : '–';
     const max = Math.max(1, ...pts);
-    const xy = pts.map((v, i) => [(i / (MAX_POINTS - 1)) * 240, 48 - (v / max) * 44]);
+    // Newest at the right edge, one second per step.
+    const xy = pts.map((v, i) => [240 - (pts.length - 1 - i) * (240 / (MAX_POINTS - 1)), 48 - (v / max) * 44]);
     const line = xy.map(p => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ');
     svg.innerHTML = '';
     if (!xy.length) return;
     const ns = 'http://www.w3.org/2000/svg';
     const poly = document.createElementNS(ns, 'polygon');
-    poly.setAttribute('points', line + ` ${xy[xy.length - 1][0]},50 0,50`);
+    poly.setAttribute('points', line + ` ${xy[xy.length - 1][0]},50 ${xy[0][0]},50`);
     const pl = document.createElementNS(ns, 'polyline');
     pl.setAttribute('points', line);
     svg.append(poly, pl);
@@ -168,13 +169,13 @@ window.addEventListener('error', e => window.inspectorErrors.push(String(e.messa
     if (t.Source) {
       const s = stat(t.Source);
       s.outT++;
-      s.last = t.Event + (t.Target ? ' → ' + t.Target : ' → *');
+      s.last = (t.Event || t.Type) + (t.Target ? ' → ' + t.Target : ' → *');
       if (failed(t)) s.fails++;
     }
     if (t.Target && !failed(t)) {
       const s = stat(t.Target);
       s.inT++;
-      if (!t.Source) s.last = t.Event + ' ←';
+      if (!t.Source) s.last = (t.Event || t.Type) + ' ←';
     }
   }
 
