@@ -280,6 +280,33 @@ func TestHostChecked(t *testing.T) {
 	}
 }
 
+// Served beyond loopback, the inspector insists on a token.
+func TestRemoteNeedsToken(t *testing.T) {
+	b := startBus(t, server.Config{}, inspector.Options{AllowRemote: true})
+	req, _ := http.NewRequest("GET", b.http.URL+"/api/snapshot", nil)
+	req.Host = "bus.example:9475"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("remote without a token: %d, want 403", resp.StatusCode)
+	}
+	token := "tok"
+	b = startBus(t, server.Config{}, inspector.Options{AllowRemote: true, Token: func() string { return token }})
+	req, _ = http.NewRequest("GET", b.http.URL+"/api/snapshot", nil)
+	req.Host = "bus.example:9475"
+	req.Header.Set("Authorization", "Bearer tok")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("remote with the token: %d, want 200", resp.StatusCode)
+	}
+}
+
 // A browser that never reads its event stream must not slow the bus:
 // its Tap drops, the senders are answered at once.
 func TestStalledStreamDoesNotBlockRouting(t *testing.T) {

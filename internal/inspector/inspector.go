@@ -65,9 +65,11 @@ type Options struct {
 	// reload); when it returns a non-empty string, / and /api/* require it
 	// (docs/security.md). Called on every request.
 	Token func() string
-	// AllowRemote accepts requests whatever their Host header. Without it
-	// only "localhost" and loopback addresses are accepted, so that a web
-	// page elsewhere cannot reach the inspector by DNS rebinding.
+	// AllowRemote accepts requests whatever their Host header, and then
+	// only with a token: without a token every request is refused (403).
+	// Without AllowRemote only "localhost" and loopback addresses are
+	// accepted as Host, so that a web page elsewhere cannot reach the
+	// inspector by DNS rebinding.
 	AllowRemote bool
 	// Buffer is how many traces each event stream's Tap holds before it
 	// drops; default 4096.
@@ -162,6 +164,10 @@ func (h *handler) guard(next http.Handler) http.Handler {
 			return
 		}
 		token := h.o.Token()
+		if token == "" && h.o.AllowRemote {
+			http.Error(w, "inspector: served beyond loopback (--http-allow-remote), the inspector needs the bus to have a token (MessageBus.Token or TokenFile)", http.StatusForbidden)
+			return
+		}
 		if token == "" {
 			next.ServeHTTP(w, r)
 			return
