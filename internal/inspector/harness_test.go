@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +175,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // chart is a small definition with a parallel state, for the tests.
 const chart = `{"id":"light","initial":"off","context":{"n":0},"states":{"off":{"on":{"ON":"on"}},"on":{"type":"parallel","states":{"color":{"initial":"red","states":{"red":{"on":{"NEXT":"green"}},"green":{}}},"power":{"initial":"low","states":{"low":{},"high":{}}}},"on":{"OFF":"off"}}}}`
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
