@@ -196,7 +196,7 @@ func (f *TraceFilter) CutPayload(p []byte) (json.RawMessage, bool) {
 // payload read from a request line is), or empty (null).
 func AppendTrace(b []byte, t *Trace) []byte {
 	b = append(b, `{"Success":true,"Data":{"Seq":`...)
-	b = strconv.AppendUint(b, t.Seq, 10)
+	b = appendUint(b, t.Seq)
 	b = append(b, `,"Time":"`...)
 	b = AppendTime(b, time.Time(t.Time))
 	b = append(b, `","Type":`...)
@@ -210,21 +210,21 @@ func AppendTrace(b []byte, t *Trace) []byte {
 	b = append(b, `,"Event":`...)
 	b = AppendQuoted(b, t.Event)
 	b = append(b, `,"Conn":`...)
-	b = strconv.AppendUint(b, t.Conn, 10)
+	b = appendUint(b, t.Conn)
 	b = append(b, `,"Pid":`...)
-	b = strconv.AppendInt(b, int64(t.Pid), 10)
+	b = appendInt(b, t.Pid)
 	b = append(b, `,"Uid":`...)
-	b = strconv.AppendInt(b, int64(t.Uid), 10)
+	b = appendInt(b, t.Uid)
 	b = append(b, `,"TargetConn":`...)
-	b = strconv.AppendUint(b, t.TargetConn, 10)
+	b = appendUint(b, t.TargetConn)
 	b = append(b, `,"TargetPid":`...)
-	b = strconv.AppendInt(b, int64(t.TargetPid), 10)
+	b = appendInt(b, t.TargetPid)
 	b = append(b, `,"RequestId":`...)
-	b = strconv.AppendUint(b, t.RequestID, 10)
+	b = appendUint(b, t.RequestID)
 	b = append(b, `,"Recipients":`...)
-	b = strconv.AppendInt(b, int64(t.Recipients), 10)
+	b = appendInt(b, t.Recipients)
 	b = append(b, `,"Size":`...)
-	b = strconv.AppendInt(b, int64(t.Size), 10)
+	b = appendInt(b, t.Size)
 	b = append(b, `,"Error":`...)
 	b = AppendQuoted(b, t.Error)
 	b = append(b, `,"Payload":`...)
@@ -234,11 +234,15 @@ func AppendTrace(b []byte, t *Trace) []byte {
 		b = append(b, t.Payload...)
 	}
 	b = append(b, `,"PayloadBytes":`...)
-	b = strconv.AppendInt(b, int64(t.PayloadBytes), 10)
+	b = appendInt(b, t.PayloadBytes)
 	b = append(b, `,"Truncated":`...)
-	b = strconv.AppendBool(b, t.Truncated)
+	if t.Truncated {
+		b = append(b, "true"...)
+	} else {
+		b = append(b, "false"...)
+	}
 	b = append(b, `,"Count":`...)
-	b = strconv.AppendUint(b, t.Count, 10)
+	b = appendUint(b, t.Count)
 	return append(b, `},"Error":null,"Kind":"Trace"}`+"\n"...)
 }
 
@@ -308,4 +312,23 @@ func nullToNil(b json.RawMessage) json.RawMessage {
 		return nil
 	}
 	return append(json.RawMessage(nil), b...)
+}
+
+// appendUint and appendInt write the small numbers most trace members
+// hold (0, -1, one digit) without strconv's general path.
+func appendUint(b []byte, v uint64) []byte {
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	return strconv.AppendUint(b, v, 10)
+}
+
+func appendInt(b []byte, v int) []byte {
+	switch {
+	case v >= 0 && v < 10:
+		return append(b, byte('0'+v))
+	case v == -1:
+		return append(b, '-', '1')
+	}
+	return strconv.AppendInt(b, int64(v), 10)
 }

@@ -277,7 +277,7 @@ func (s *Server) Evict(id, reason string) bool {
 // host (Conn 0): delivered to m, or failed with code.
 func (s *Server) traceRemote(kind string, ev *protocol.Event, m *router.Machine, requestID uint64, code protocol.Code, size, recipients int) {
 	t := traceOf(kind, nil)
-	t.Source, t.Target, t.Event = string(ev.Source.Value(nil)), string(ev.Target.Value(nil)), string(ev.Name.Value(nil))
+	t.Source, t.Target, t.Event = transient(ev.Source.Value(nil)), transient(ev.Target.Value(nil)), transient(ev.Name.Value(nil))
 	t.Size, t.RequestID, t.Recipients = size, requestID, recipients
 	outcome(&t, code, true, code.Prefix()+t.Target)
 	if m != nil {

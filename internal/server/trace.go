@@ -2,8 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/statebus/statebus/internal/protocol"
 	"github.com/statebus/statebus/internal/router"
@@ -83,8 +85,25 @@ func (s *Server) emit(t *protocol.Trace, payload []byte, from *conn) {
 		if !f.Match(t.Type, t.Source, t.Target, t.Event) {
 			continue
 		}
-		tp.take(t, payload, from)
+		// Concrete calls, so that t stays on the caller's stack.
+		switch tp := tp.(type) {
+		case *connTap:
+			tp.take(t, payload, from)
+		case *Tap:
+			tp.take(t, payload, from)
+		}
 	}
+}
+
+// transient returns b as a string without copying it, for the strings of
+// a trace that lives only during emit: they are encoded (wire monitors)
+// or cloned (Tap.take) before emit returns, and b is not changed
+// meanwhile. It saves three allocations per traced event.
+func transient(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // traceOf starts a trace of kind for an action of connection c (nil: none).
@@ -192,6 +211,8 @@ func (t *Tap) filter() *protocol.TraceFilter { return &t.f }
 
 func (t *Tap) take(tr *protocol.Trace, payload []byte, _ *conn) {
 	out := *tr
+	out.Source, out.Target, out.Event = strings.Clone(tr.Source), strings.Clone(tr.Target), strings.Clone(tr.Event)
+	out.Error = strings.Clone(tr.Error)
 	p, cut := t.f.CutPayload(payload)
 	out.Payload, out.Truncated = append(json.RawMessage(nil), p...), cut
 	if len(out.Payload) == 0 {
@@ -248,7 +269,7 @@ func (c *conn) traceFailure(code protocol.Code, text string) {
 // request id, or failed with code and text.
 func (c *conn) traceRoute(kind string, src, tgt []byte, m *router.Machine, requestID uint64, code protocol.Code, text string) {
 	t := traceOf(kind, c)
-	t.Source, t.Target, t.Event = string(src), string(tgt), string(c.ev.Name.Value(nil))
+	t.Source, t.Target, t.Event = transient(src), transient(tgt), transient(c.ev.Name.Value(nil))
 	t.Size, t.RequestID = c.lineLen, requestID
 	outcome(&t, code, true, text)
 	if m != nil {
@@ -262,7 +283,7 @@ func (c *conn) traceRoute(kind string, src, tgt []byte, m *router.Machine, reque
 // tracePublish traces a Publish that reached n machines.
 func (c *conn) tracePublish(src []byte, n int) {
 	t := traceOf(protocol.TracePublish, c)
-	t.Source, t.Event = string(src), string(c.ev.Name.Value(nil))
+	t.Source, t.Event = transient(src), transient(c.ev.Name.Value(nil))
 	t.Size, t.Recipients, t.Outcome = c.lineLen, n, protocol.OutcomeDelivered
 	c.srv.emit(&t, c.ev.Payload, c)
 }

@@ -15,7 +15,12 @@ import (
 
 // peers, in table order. statebus-goclient runs the same bus as statebus
 // but its clients use the public Go client package.
-var allPeers = []string{"statebus", "statebus-goclient", "direct", "relay", "redis", "nats"}
+var allPeers = []string{"statebus", "statebus-goclient", "statebus-monitored", "direct", "relay", "redis", "nats"}
+
+// defaultPeers are the peers run without -peers: all but
+// statebus-monitored (statebus with one monitor attached, for issue 13's
+// "monitoring costs at most 20 %").
+var defaultPeers = []string{"statebus", "statebus-goclient", "direct", "relay", "redis", "nats"}
 
 // env is what every cell needs: where things are.
 type env struct {
@@ -88,6 +93,8 @@ func startBroker(e *env, peer, dir string) (*broker, error) {
 		return &broker{peer: peer}, nil
 	case "statebus", "statebus-goclient":
 		return startStatebus(e, dir, peer)
+	case "statebus-monitored":
+		return startStatebus(e, dir, "statebus")
 	case "relay":
 		sock := filepath.Join(dir, "relay.sock")
 		p, err := startProc("relay", nil, e.self, "-relay", sock)

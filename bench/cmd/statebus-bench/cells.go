@@ -49,6 +49,11 @@ type cell struct {
 	Check checkResult `json:"check"`
 	Acks  ackStats    `json:"acks"`
 
+	// statebus-monitored: traces the monitor read, and how many the bus
+	// told it it had missed (dropped because it fell behind).
+	Traces       uint64 `json:"traces,omitempty"`
+	TracesMissed uint64 `json:"traces_missed,omitempty"`
+
 	WorkersCPU float64 `json:"workers_cpu_s"`
 	OtherCPU   float64 `json:"other_cpu_fraction"` // of the machine, used by processes not ours
 	StealCPU   float64 `json:"steal_cpu_fraction"`
@@ -96,6 +101,13 @@ func (r *runner) run(workload, peer string, run int) cell {
 		return c
 	}
 	defer b.stop()
+	var mon *proc
+	if peer == "statebus-monitored" {
+		if mon, err = r.startMonitor(b); err != nil {
+			c.Err = err.Error()
+			return c
+		}
+	}
 	m0, cpu0 := readMachineCPU(), brokerCPU(b)
 	t0 := time.Now()
 	var workers []*proc
@@ -122,6 +134,14 @@ func (r *runner) run(workload, peer string, run int) cell {
 	m1 := readMachineCPU()
 	if pid := b.pid(); pid != 0 {
 		_, c.PeakRSS, _ = procMem(pid)
+	}
+	if mon != nil {
+		if res, err := r.stopMonitor(mon); err != nil && c.Err == "" {
+			c.Err = err.Error()
+		} else {
+			c.Traces, c.TracesMissed = res.Traces, res.TracesMissed
+		}
+		workers = append(workers, mon)
 	}
 	for _, w := range workers {
 		w.stop()

@@ -53,7 +53,7 @@ type options struct {
 func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("statebus-bench", flag.ContinueOnError)
 	workloads := fs.String("workloads", strings.Join(allWorkloads, ","), "workloads to run")
-	peers := fs.String("peers", strings.Join(allPeers, ","), "peers to run")
+	peers := fs.String("peers", strings.Join(defaultPeers, ","), "peers to run (also: statebus-monitored, statebus with one monitor attached that reads every trace)")
 	runs := fs.Int("runs", 3, "runs of every cell; the table shows medians")
 	quick := fs.Bool("quick", false, "small sizes and one run: under a minute")
 	o := &options{}

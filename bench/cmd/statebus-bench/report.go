@@ -108,6 +108,16 @@ func (r *report) summarize() {
 		r.Notes = append(r.Notes, fmt.Sprintf("noisy: the runs of %d cells differ by more than 15%% of their median ((max-min)/median): %s",
 			len(noisy), strings.Join(noisy, ", ")))
 	}
+	var traces, missed uint64
+	for _, c := range r.Cells {
+		if c.Peer == "statebus-monitored" {
+			traces += c.Traces
+			missed += c.TracesMissed
+		}
+	}
+	if traces > 0 || missed > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("statebus-monitored: the monitor read %d traces in all and was told it missed %d (dropped because it fell behind)", traces, missed))
+	}
 	if r.StealFraction > 0.02 {
 		r.Notes = append(r.Notes, fmt.Sprintf("steal time %.1f%% of the CPUs", 100*r.StealFraction))
 	}
@@ -228,6 +238,9 @@ func (r *report) computeRatios() {
 		}
 		add("pingpong "+sb+" p50 vs relay", get("pingpong", sb, p50)/get("pingpong", "relay", p50), "<= 1.1", false, 1.1)
 		add("pingpong "+sb+" p50 vs redis", get("pingpong", sb, p50)/get("pingpong", "redis", p50), "< 1", false, 1)
+	}
+	for _, w := range []string{"oneway", "fanin", "pairs"} {
+		add(w+" statebus-monitored msg/s vs statebus (one monitor attached)", get(w, "statebus-monitored", tput)/get(w, "statebus", tput), ">= 0.8", true, 0.8)
 	}
 	for _, w := range []string{"oneway", "fanin", "pairs"} {
 		add(w+" statebus broker CPU/msg vs redis", get(w, "statebus", cpu)/get(w, "redis", cpu), "<= 0.75", false, 0.75)

@@ -44,6 +44,9 @@ type workerResult struct {
 	Check   checkResult     `json:"check"`
 	Latency *latencySummary `json:"latency,omitempty"`
 	Err     string          `json:"error,omitempty"`
+
+	Traces       uint64 `json:"traces,omitempty"`        // monitor: traces read
+	TracesMissed uint64 `json:"traces_missed,omitempty"` // monitor: dropped counts the bus reported
 }
 
 func senderName(i int) string   { return machineName('s', i) }
@@ -111,6 +114,8 @@ func runWorker(arg string) int {
 		res, err = runPong(ctx, &sp, awaitGo)
 	case "idle":
 		err = runIdle(ctx, &sp, func() { fmt.Println("ready"); _, _ = io.Copy(io.Discard, in) })
+	case "monitor":
+		res, err = runMonitor(ctx, &sp, func() { fmt.Println("ready") }, in)
 	default:
 		err = fmt.Errorf("bench: unknown role %q", sp.Role)
 	}
