@@ -145,7 +145,7 @@ func TestServeHTTPEndpoints(t *testing.T) {
 	p := startServe(t, nil, "--socket", path, "--http", "127.0.0.1:0")
 	p.listening(t)
 	m := waitStderr(t, p, regexp.MustCompile(`url=http://(127\.0\.0\.1:\d+)`))
-	for url, want := range map[string]string{"/healthz": `"IsHealthy":true`, "/metrics": "statebus_connections 0"} {
+	for url, want := range map[string]string{"/healthz": `"IsHealthy":true`, "/metrics": "statebus_connections 0", "/": "statebus <span class=\"dim\">inspector"} {
 		resp, err := http.Get("http://" + m[1] + url)
 		if err != nil {
 			t.Fatal(err)

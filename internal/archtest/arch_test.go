@@ -29,7 +29,8 @@ var allowed = map[string][]string{
 	"statechart":           {},
 	"chartbus":             {"client", "statechart", "internal/protocol"},
 	"bridge/nats":          {"internal/server", "internal/protocol"},
-	"internal/daemon":      {"internal/config", "internal/logging", "internal/metrics", "internal/server", "internal/transport", "bridge/nats"},
+	"internal/daemon":      {"internal/config", "internal/logging", "internal/metrics", "internal/server", "internal/transport", "bridge/nats", "internal/inspector"},
+	"internal/inspector":   {"internal/server", "internal/protocol", "internal/metrics"},
 }
 
 func TestImportGraph(t *testing.T) {

@@ -21,10 +21,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsbridge "github.com/statebus/statebus/bridge/nats"
 	"github.com/statebus/statebus/internal/config"
+	"github.com/statebus/statebus/internal/inspector"
 	"github.com/statebus/statebus/internal/logging"
 	"github.com/statebus/statebus/internal/metrics"
 	"github.com/statebus/statebus/internal/server"
@@ -72,7 +74,11 @@ type Daemon struct {
 	levels *logging.Levels
 	srv    *server.Server
 	path   string
-	served chan error // Serve's result; buffered
+	// token is the bus's token now (it may change on a reload), for the
+	// web inspector; httpAddr is where HTTP is served, "" if not.
+	token    atomic.Pointer[string]
+	httpAddr string
+	served   chan error // Serve's result; buffered
 
 	mu      sync.Mutex
 	stops   []func() // what Start started, in start order
@@ -164,6 +170,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if d.srv, err = server.New(scfg); err != nil {
 		return err
 	}
+	d.token.Store(&scfg.Token)
 	gid, err := socketGroup(cfg)
 	if err != nil {
 		return err
@@ -200,10 +207,11 @@ func (d *Daemon) start(ctx context.Context) error {
 	})
 	// 4. HTTP.
 	if cfg.HTTPAddress != "" {
-		hs, err := startHTTP(cfg.HTTPAddress, d.o.HTTPAllowRemote, d.srv, logging.For(d.root, logging.CategoryHTTP))
+		hs, addr, err := startHTTP(cfg.HTTPAddress, d.o.HTTPAllowRemote, d.srv, d.currentToken, logging.For(d.root, logging.CategoryHTTP))
 		if err != nil {
 			return err
 		}
+		d.httpAddr = addr
 		d.onStop(func() {
 			hctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
@@ -234,6 +242,18 @@ func (d *Daemon) start(ctx context.Context) error {
 		d.o.Ready(d.path)
 	}
 	return nil
+}
+
+// HTTPAddr returns the address HTTP is served on (host:port, with the
+// port chosen when the configuration said 0), or "" without HTTP.
+func (d *Daemon) HTTPAddr() string { return d.httpAddr }
+
+// currentToken returns the bus's token as last configured.
+func (d *Daemon) currentToken() string {
+	if t := d.token.Load(); t != nil {
+		return *t
+	}
+	return ""
 }
 
 // Path returns the socket path the bus listens on.
@@ -429,6 +449,7 @@ func (d *Daemon) applyReload(r config.Reload, old config.Config, mon *metrics.Mo
 		log.Error("Configuration reload failed; keeping the previous settings", "err", err)
 		return old
 	}
+	d.token.Store(&scfg.Token)
 	d.levels.Set(levelTable(cfg))
 	mon.SetConfig(monitorConfig(cfg))
 	for _, key := range config.RestartRequired(old, cfg) {
@@ -438,22 +459,31 @@ func (d *Daemon) applyReload(r config.Reload, old config.Config, mon *metrics.Mo
 	return cfg
 }
 
-// startHTTP serves /healthz and /metrics on addr, which must be a
-// loopback address unless allowRemote.
-func startHTTP(addr string, allowRemote bool, srv *server.Server, log *slog.Logger) (*http.Server, error) {
+// startHTTP serves /healthz, /metrics and the web inspector (/, /api/)
+// on addr, which must be a loopback address unless allowRemote. It returns
+// the address it listens on.
+func startHTTP(addr string, allowRemote bool, srv *server.Server, token func() string, log *slog.Logger) (*http.Server, string, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--http %q: %w", addr, err)
+		return nil, "", fmt.Errorf("--http %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); !allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("--http %q is not a loopback address; add --http-allow-remote to serve it anyway", addr)
+		return nil, "", fmt.Errorf("--http %q is not a loopback address; add --http-allow-remote to serve it anyway", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	hs := &http.Server{Handler: metrics.Handler(srv), ReadHeaderTimeout: 5 * time.Second}
+	insp := inspector.New(inspector.ForServer(srv), inspector.Options{Token: token, AllowRemote: allowRemote, Logger: log})
+	m := metrics.Handler(srv)
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", m)
+	mux.Handle("/metrics", m)
+	mux.Handle("/", insp)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hs.RegisterOnShutdown(insp.Close) // event streams do not end by themselves
 	go hs.Serve(ln)
-	log.Info("Serving /healthz and /metrics", "url", "http://"+ln.Addr().String())
-	return hs, nil
+	url := "http://" + ln.Addr().String()
+	log.Info("Serving /healthz, /metrics and the web inspector", "url", url+"/")
+	return hs, ln.Addr().String(), nil
 }
