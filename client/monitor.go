@@ -186,12 +186,10 @@ func (m *Monitor) Stats() MonitorStats {
 }
 
 // Close ends the Monitor: Traces is closed (traces still in it can be
-// read) and the Conn drops later trace lines. The wire protocol has no
-// request to stop monitoring, so Close replaces the bus's filter with
-// one that matches nothing, without waiting for the reply; the bus stops
-// tracing for the connection only when it closes (until then its
-// Metrics count the connection among Monitors). Close is idempotent and
-// returns nil; another Monitor may be opened on the Conn after it.
+// read) and the Conn drops later trace lines. It asks the bus to detach
+// the monitor ({"Stop":true}) without waiting for the reply. Close is
+// idempotent and returns nil; another Monitor may be opened on the Conn
+// after it.
 func (m *Monitor) Close() error {
 	c := m.c
 	if !c.monitor.CompareAndSwap(m, nil) {
@@ -203,9 +201,7 @@ func (m *Monitor) Close() error {
 	s := c.sess
 	c.mu.Unlock()
 	if s != nil {
-		// Machines: [""] matches no trace with a machine, and Kinds
-		// leaves out those without one.
-		payload := []byte(`{"Machines":[""],"Kinds":["dropped"]}`)
+		payload := []byte(`{"Stop":true}`)
 		s.enqueue(&pendingCall{ch: make(chan result, 1)}, nil, func(b []byte, n uint64) []byte {
 			return protocol.AppendPayloadRequest(b, protocol.TypeMonitor, n, payload)
 		})

@@ -69,6 +69,9 @@ type TraceFilter struct {
 	NoPayload bool `json:"-"`
 	// MaxPayloadBytes cuts longer payloads; 0: no limit.
 	MaxPayloadBytes int `json:"MaxPayloadBytes,omitempty"`
+	// Stop detaches the connection's monitor instead (the wire's
+	// "Stop":true); the other members are then ignored.
+	Stop bool `json:"-"`
 }
 
 // filterWire is TraceFilter's JSON form.
@@ -78,6 +81,7 @@ type filterWire struct {
 	Kinds           []string `json:"Kinds"`
 	Payload         *bool    `json:"Payload"`
 	MaxPayloadBytes int      `json:"MaxPayloadBytes"`
+	Stop            bool     `json:"Stop"`
 }
 
 // MarshalJSON writes the filter as a Monitor payload.
@@ -93,8 +97,9 @@ func (f TraceFilter) MarshalJSON() ([]byte, error) {
 		Kinds           []string `json:"Kinds,omitempty"`
 		Payload         *bool    `json:"Payload,omitempty"`
 		MaxPayloadBytes int      `json:"MaxPayloadBytes,omitempty"`
+		Stop            bool     `json:"Stop,omitempty"`
 	}
-	return json.Marshal(plain{f.Machines, f.Events, f.Kinds, payload, f.MaxPayloadBytes})
+	return json.Marshal(plain{f.Machines, f.Events, f.Kinds, payload, f.MaxPayloadBytes, f.Stop})
 }
 
 // DecodeTraceFilter reads a Monitor payload: absent or null is the zero
@@ -119,7 +124,7 @@ func DecodeTraceFilter(payload []byte) (TraceFilter, error) {
 			return f, invalidPayload("Monitor filter: unknown kind " + strconv.Quote(k) + " (one of " + strings.Join(TraceKinds, ", ") + ")")
 		}
 	}
-	f.Machines, f.Events, f.Kinds, f.MaxPayloadBytes = w.Machines, w.Events, w.Kinds, w.MaxPayloadBytes
+	f.Machines, f.Events, f.Kinds, f.MaxPayloadBytes, f.Stop = w.Machines, w.Events, w.Kinds, w.MaxPayloadBytes, w.Stop
 	f.NoPayload = w.Payload != nil && !*w.Payload
 	return f, nil
 }

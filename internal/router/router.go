@@ -68,6 +68,7 @@ type Pending struct {
 	Requester Endpoint
 	ReplyID   []byte // the requester's "Id", echoed on its reply
 	Source    string // the requester's SourceMachineId (for traces)
+	Event     string // the request's EventName (for traces)
 	Target    *Machine
 	timer     *time.Timer
 }
@@ -450,7 +451,7 @@ func (r *Router) Request(ep Endpoint, src, target []byte, ev *protocol.Event, re
 		return nil, protocol.CodeTooManyRequests
 	}
 	r.nextReq++
-	p := &Pending{ID: r.nextReq, Requester: ep, Source: string(src), Target: m}
+	p := &Pending{ID: r.nextReq, Requester: ep, Source: string(src), Event: string(ev.Name.Value(nil)), Target: m}
 	if replyID != nil {
 		p.ReplyID = append([]byte(nil), replyID...)
 	}

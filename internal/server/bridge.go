@@ -129,7 +129,7 @@ func (r *remoteEndpoint) Complete(p *router.Pending, a *protocol.Answer, fail *p
 	}
 	if r.s.tracing() {
 		t := traceOf(protocol.TraceReply, nil)
-		t.Source, t.RequestID = p.Target.ID, p.ID
+		t.Source, t.Event, t.RequestID = p.Target.ID, p.Event, p.ID
 		if o, ok := p.Target.Owner.(*conn); ok {
 			t.Conn, t.Pid, t.Uid = o.id, o.peer.PID, o.peer.UID
 		}

@@ -49,6 +49,11 @@ func (c *conn) monitor() {
 		c.replyDecodeError(err)
 		return
 	}
+	if f.Stop {
+		c.detachMonitor()
+		c.replyData([]byte(`{"Monitoring":false}`))
+		return
+	}
 	old := c.tap
 	c.tap = &connTap{c: c, f: f}
 	if old != nil {

@@ -132,7 +132,7 @@ func TestMonitorTracesEveryKind(t *testing.T) {
 		t.Fatalf("answer %+v", r)
 	}
 	tr = waitTrace(t, mon, "reply", is("reply", "delivered"))
-	if tr.RequestID != rid || tr.Source != "b" || tr.Target != "a" || string(tr.Payload) != `{"v":42}` {
+	if tr.RequestID != rid || tr.Source != "b" || tr.Target != "a" || tr.Event != "Q" || string(tr.Payload) != `{"v":42}` {
 		t.Fatalf("reply trace %+v", tr)
 	}
 	b.call(fmt.Sprintf(`{"Type":"Reply","Payload":{"RequestId":%d}}`, rid))
@@ -366,5 +366,24 @@ func TestTap(t *testing.T) {
 	tap.Close()
 	if _, ok := <-tap.C(); ok {
 		t.Fatal("C not closed")
+	}
+}
+
+// Monitor with Stop detaches the monitor; the connection stays usable.
+func TestMonitorStop(t *testing.T) {
+	bus := startBus(t, server.Config{})
+	m := bus.dial(t)
+	monitor(t, m, `{"Kinds":["event"]}`)
+	if bus.Monitors() != 1 {
+		t.Fatalf("%d monitors", bus.Monitors())
+	}
+	r := m.call(`{"Type":"Monitor","Payload":{"Stop":true}}`)
+	if !r.Success || string(r.Data) != `{"Monitoring":false}` || bus.Monitors() != 0 {
+		t.Fatalf("stop: %+v %s, %d monitors", r, r.Data, bus.Monitors())
+	}
+	register(m, "after")
+	m.mustOK(strings.TrimSuffix(sendLine("after", "after", "E", `1`), "\n"))
+	if s := m.line(); strings.Contains(s, `"Kind":"Trace"`) {
+		t.Fatalf("a trace after Stop: %s", s)
 	}
 }

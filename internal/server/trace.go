@@ -318,7 +318,7 @@ func (s *Server) traceConn(kind string, id uint64, peer PeerInfo, code protocol.
 // failed; the reply goes to c, the requester.
 func (c *conn) traceCompletion(p *router.Pending, a *protocol.Answer, fail *protocol.Error) {
 	t := traceOf(protocol.TraceReply, nil)
-	t.Source, t.Target, t.RequestID = p.Target.ID, p.Source, p.ID
+	t.Source, t.Target, t.Event, t.RequestID = p.Target.ID, p.Source, p.Event, p.ID
 	t.TargetConn, t.TargetPid = c.id, c.peer.PID
 	if o, ok := p.Target.Owner.(*conn); ok {
 		t.Conn, t.Pid, t.Uid = o.id, o.peer.PID, o.peer.UID
