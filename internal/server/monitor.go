@@ -55,6 +55,9 @@ func (c *conn) monitor() {
 		return
 	}
 	old := c.tap
+	if old != nil {
+		old.stop()
+	}
 	c.tap = &connTap{c: c, f: f}
 	if old != nil {
 		c.srv.addTap(c.tap, old)
@@ -77,6 +80,7 @@ func (c *conn) refuseMonitor(err error) {
 func (c *conn) detachMonitor() {
 	if c.tap != nil {
 		c.srv.removeTap(c.tap)
+		c.tap.stop()
 		c.tap = nil
 	}
 }

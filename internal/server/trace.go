@@ -133,7 +133,32 @@ func outcome(t *protocol.Trace, code protocol.Code, delivered bool, text string)
 type connTap struct {
 	c       *conn
 	f       protocol.TraceFilter
-	dropped uint64 // under c.mu: missed since the last dropped trace
+	dropped uint64      // under c.mu: missed since the last dropped trace
+	armed   bool        // under c.mu: a flush is scheduled
+	timer   *time.Timer // under c.mu: the scheduled flush
+}
+
+// traceFlushDelay is how long traces may wait in a monitor's queue before
+// they are written: written in batches, they cost the bus one write (and
+// the monitor one wake-up) per batch instead of per trace. A batch of
+// flushEarly bytes is written at once.
+const traceFlushDelay = 2 * time.Millisecond
+
+// flushLater writes the monitor's queue after traceFlushDelay.
+func (m *connTap) flushLater() {
+	m.c.mu.Lock()
+	m.armed = false
+	m.c.mu.Unlock()
+	m.c.flush()
+}
+
+// stop cancels a scheduled flush (the monitor is detached).
+func (m *connTap) stop() {
+	m.c.mu.Lock()
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.c.mu.Unlock()
 }
 
 func (m *connTap) filter() *protocol.TraceFilter { return &m.f }
@@ -163,6 +188,18 @@ func (m *connTap) take(t *protocol.Trace, payload []byte, from *conn) {
 	}
 	c.reserveLocked(need)
 	c.out = protocol.AppendTrace(c.out, &tr)
+	if c.queuedLocked() < flushEarly {
+		if !m.armed {
+			m.armed = true
+			if m.timer == nil {
+				m.timer = time.AfterFunc(traceFlushDelay, m.flushLater)
+			} else {
+				m.timer.Reset(traceFlushDelay)
+			}
+		}
+		c.mu.Unlock()
+		return
+	}
 	c.mu.Unlock()
 	if from != nil {
 		from.markDirty(c)
