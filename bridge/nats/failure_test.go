@@ -64,7 +64,7 @@ func TestBridgeHostKilled(t *testing.T) {
 	}
 	// Its ids are free again once reaped.
 	waitFor(t, testBound, "victim to be claimable", func() bool { return ca.Register(ctx, "victim") == nil })
-	waitFor(t, 5*time.Second, "gamma to see victim on alpha", func() bool { return c.sees("victim", "alpha") })
+	waitFor(t, 10*time.Second, "gamma to see victim on alpha", func() bool { return c.sees("victim", "alpha") })
 	if err := cc.Send(ctx, "victim", "HELLO", nil); err != nil {
 		t.Fatalf("gamma -> victim on alpha: %v", err)
 	}
@@ -75,7 +75,7 @@ func TestBridgeGracefulStop(t *testing.T) {
 	a, b := startHost(t, n, "alpha"), startHost(t, n, "beta")
 	meshed(t, a, b)
 	b.dial("leaving")
-	waitFor(t, 5*time.Second, "alpha to see leaving", func() bool { return a.sees("leaving", "beta") })
+	waitFor(t, 10*time.Second, "alpha to see leaving", func() bool { return a.sees("leaving", "beta") })
 	b.stop()
 	// A goodbye removes beta at once, well inside DeadAfter.
 	waitFor(t, testDeadAfter, "beta's machines to go", func() bool { return !a.sees("leaving", "beta") && a.br.Status().Hosts == 0 })
