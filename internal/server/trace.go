@@ -70,20 +70,26 @@ func (s *Server) removeTap(t tapper) {
 // a trace.
 func (s *Server) tracing() bool { return s.taps.Load() != nil }
 
-// emit numbers t, stamps it and hands it to every tapper whose filter it
-// passes, each with the payload cut as that tapper asked.
+// emit hands t to every tapper whose filter it passes, each with the
+// payload cut as that tapper asked; a trace that some tapper takes is
+// numbered and stamped first.
 func (s *Server) emit(t *protocol.Trace, payload []byte, from *conn) {
 	set := s.taps.Load()
 	if set == nil {
 		return
 	}
-	t.Seq = s.traceSeq.Add(1)
-	t.Time = protocol.Time(time.Now())
-	t.PayloadBytes = len(payload)
+	stamped := false
 	for _, tp := range set.list {
 		f := tp.filter()
 		if !f.Match(t.Type, t.Source, t.Target, t.Event) {
 			continue
+		}
+		if !stamped {
+			// Numbered and timed only when some monitor takes it.
+			stamped = true
+			t.Seq = s.traceSeq.Add(1)
+			t.Time = protocol.Time(time.Now())
+			t.PayloadBytes = len(payload)
 		}
 		// Concrete calls, so that t stays on the caller's stack.
 		switch tp := tp.(type) {

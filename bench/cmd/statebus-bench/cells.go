@@ -13,15 +13,18 @@ import (
 
 // sizes are the workloads' parameters.
 type sizes struct {
-	RoundTrips int           `json:"round_trips"` // pingpong, timed
-	Warmup     int           `json:"warmup"`      // pingpong, untimed
-	Messages   int           `json:"messages"`    // oneway, fanin and pairs: total events
-	Fanin      int           `json:"fanin_senders"`
-	Pairs      int           `json:"pairs"`
-	Idle       int           `json:"idle_connections"`
-	Window     int           `json:"window"` // credit window per receiver, in events
-	Shapes     int           `json:"shapes"` // line shapes each sender takes in turn
-	Stall      time.Duration `json:"stall_ns"`
+	RoundTrips int `json:"round_trips"` // pingpong, timed
+	Warmup     int `json:"warmup"`      // pingpong, untimed
+	Messages   int `json:"messages"`    // oneway, fanin and pairs: total events
+	Fanin      int `json:"fanin_senders"`
+	Pairs      int `json:"pairs"`
+	Idle       int `json:"idle_connections"`
+	Window     int `json:"window"` // credit window per receiver, in events
+	Shapes     int `json:"shapes"` // line shapes each sender takes in turn
+	// MonitorFilter is the Monitor payload of statebus-monitored ("" for
+	// everything, with payloads).
+	MonitorFilter string        `json:"monitor_filter,omitempty"`
+	Stall         time.Duration `json:"stall_ns"`
 }
 
 // cell is one workload against one peer in one run.

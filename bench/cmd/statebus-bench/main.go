@@ -63,6 +63,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.sz.Fanin, "fanin", 8, "fanin: senders")
 	fs.IntVar(&o.sz.Pairs, "pairs", 16, "pairs: sender/receiver pairs")
 	fs.IntVar(&o.sz.Idle, "idle", 10000, "conns: idle registered connections")
+	fs.StringVar(&o.sz.MonitorFilter, "monitor-filter", "", "statebus-monitored: the monitor's filter, a Monitor payload such as '{\"Payload\":false}' (default: every trace with its payload)")
 	fs.IntVar(&o.sz.Shapes, "shapes", 1, "oneway, fanin, pairs: each sender's lines take this many shapes in turn (event names of as many lengths, same line length); 1: all alike")
 	fs.IntVar(&o.sz.Window, "window", 8192, "credit window per receiver for peers that refuse or drop instead of blocking (0: none)")
 	fs.DurationVar(&o.sz.Stall, "stall", 10*time.Second, "give up on a cell after this long without progress")

@@ -18,7 +18,7 @@ import (
 // startMonitor starts the monitor worker on b and waits until the bus has
 // accepted it.
 func (r *runner) startMonitor(b *broker) (*proc, error) {
-	p, err := r.workerProc("monitor", spec{Role: "monitor", Peer: "statebus", Addr: b.addr})
+	p, err := r.workerProc("monitor", spec{Role: "monitor", Peer: "statebus", Addr: b.addr, Filter: r.sz.MonitorFilter})
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,11 @@ func runMonitor(ctx context.Context, sp *spec, ready func(), stdin *bufio.Reader
 		return res, err
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte(`{"Type":"Monitor","Id":1}` + "\n")); err != nil {
+	req := `{"Type":"Monitor","Id":1}`
+	if sp.Filter != "" {
+		req = `{"Type":"Monitor","Id":1,"Payload":` + sp.Filter + `}`
+	}
+	if _, err := c.Write([]byte(req + "\n")); err != nil {
 		return res, err
 	}
 	rd := bufio.NewReaderSize(c, 1<<16)

@@ -30,6 +30,7 @@ type spec struct {
 	Shapes  int           `json:"shapes,omitempty"` // send: line shapes in turn (see template)
 	Credit  string        `json:"credit,omitempty"` // the receiver's credit socket
 	Idle    int           `json:"idle,omitempty"`   // idle: connections to open
+	Filter  string        `json:"filter,omitempty"` // monitor: the Monitor payload
 	Stall   time.Duration `json:"stall"`            // give up after this long without progress
 	Timeout time.Duration `json:"timeout"`
 }
