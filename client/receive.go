@@ -43,10 +43,10 @@ func decodeEvent(data []byte, kind protocol.Kind) (*Event, bool) {
 	if pe.Payload != nil {
 		ev.Payload = append(json.RawMessage(nil), pe.Payload...)
 	}
-	if !pe.Timestamp.IsZero() {
-		var t protocol.Time
-		if json.Unmarshal(pe.Timestamp, &t) == nil {
-			ev.Timestamp = time.Time(t)
+	if len(pe.Timestamp) > 2 && pe.Timestamp[0] == '"' {
+		// A string token; anything else (a number, say) is not a time.
+		if t, err := protocol.ParseTime(string(pe.Timestamp.Value(buf[:0]))); err == nil {
+			ev.Timestamp = t
 		}
 	}
 	if kind == protocol.KindRequest {

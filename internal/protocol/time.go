@@ -64,13 +64,21 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"} {
-		if v, err := time.Parse(layout, s); err == nil {
-			*t = Time(v)
-			return nil
-		}
-	}
-	v, err := time.Parse(time.RFC3339Nano, s)
+	v, err := ParseTime(s)
 	*t = Time(v)
 	return err
+}
+
+// ParseTime reads a timestamp as Time.UnmarshalJSON does, from the string
+// itself (no quotes): RFC 3339 with up to nine fraction digits, or the
+// zone-less form .NET writes for unspecified times (read as UTC).
+func ParseTime(s string) (time.Time, error) {
+	v, err := time.Parse(time.RFC3339Nano, s)
+	if err == nil {
+		return v, nil
+	}
+	if v, err2 := time.Parse("2006-01-02T15:04:05.999999999", s); err2 == nil {
+		return v, nil
+	}
+	return v, err
 }
