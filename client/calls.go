@@ -410,6 +410,7 @@ type MachineInfo struct {
 	PeerUID      int           // the owner's user id as the OS reports it; -1 when unknown
 	Host         string        // the owning host for a machine on another host (bridge); "" for local
 	State        *MachineState // what the machine last reported (ReportState); nil when it reported none
+	QueuedBytes  int           // bytes waiting for its connection (shared by the connection's machines); 0 for another host's
 }
 
 // ListMachines returns every machine registered on the bus, by id.
@@ -431,6 +432,7 @@ func (c *Conn) ListMachines(ctx context.Context) ([]MachineInfo, error) {
 			PeerUID:      m.PeerUid,
 			Host:         m.Host,
 			State:        stateOf(m.State),
+			QueuedBytes:  m.QueuedBytes,
 		}
 	}
 	return out, nil

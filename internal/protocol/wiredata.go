@@ -64,4 +64,5 @@ type MachineData struct {
 	PeerUid      int    //lint:ignore ST1003 wire name; from the OS, -1 when unknown
 	Host         string `json:",omitempty"` // the owning host, for a machine on another host (bridge)
 	State        *State `json:",omitempty"` // its last ReportState, for machines that reported one (§4.13)
+	QueuedBytes  int    // bytes waiting in its connection's outbound queue (shared by that connection's machines)
 }

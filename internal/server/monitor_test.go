@@ -387,3 +387,37 @@ func TestMonitorStop(t *testing.T) {
 		t.Fatalf("a trace after Stop: %s", s)
 	}
 }
+
+// ListMachines tells how much waits for each machine's connection.
+func TestListMachinesQueuedBytes(t *testing.T) {
+	bus := startBus(t, server.Config{})
+	slow := bus.dial(t)
+	register(slow, "slow")
+	if uc, ok := slow.nc.(*net.UnixConn); ok {
+		uc.SetReadBuffer(4096)
+	}
+	snd := bus.dial(t)
+	register(snd, "snd")
+	big := `"` + strings.Repeat("q", 32<<10) + `"`
+	for range 20 {
+		snd.mustOK(strings.TrimSuffix(sendLine("snd", "slow", "BIG", big), "\n"))
+	}
+	var list []protocol.MachineData
+	waitFor(t, "slow's queue in ListMachines", func() bool {
+		r := snd.mustOK(`{"Type":"ListMachines"}`)
+		if err := json.Unmarshal(r.Data, &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			if m.MachineId == "slow" {
+				return m.QueuedBytes > 64<<10
+			}
+		}
+		return false
+	})
+	for _, m := range list {
+		if m.MachineId == "snd" && m.QueuedBytes != 0 {
+			t.Fatalf("snd reads its replies but shows %d queued bytes", m.QueuedBytes)
+		}
+	}
+}

@@ -128,6 +128,14 @@ func (s *Server) metricsData() protocol.MetricsData {
 
 func (s *Server) machinesData() []protocol.MachineData {
 	list := s.router.Machines()
+	queued := make(map[uint64]int, len(list))
+	s.mu.Lock()
+	for c := range s.conns {
+		c.mu.Lock()
+		queued[c.id] = c.queuedLocked()
+		c.mu.Unlock()
+	}
+	s.mu.Unlock()
 	out := make([]protocol.MachineData, len(list))
 	for i, m := range list {
 		out[i] = protocol.MachineData{
@@ -140,6 +148,7 @@ func (s *Server) machinesData() []protocol.MachineData {
 			PeerPid:      m.PeerPID,
 			PeerUid:      m.PeerUID,
 			State:        s.stateOf(m.ID),
+			QueuedBytes:  queued[m.ConnID],
 		}
 	}
 	if s.bridge != nil {

@@ -48,6 +48,7 @@ func Layout(v View, o Order) Text {
 		{name: "IN/s", right: true},
 		{name: "OUT/s", right: true},
 		{name: "FAILS", right: true},
+		{name: "QUEUE", right: true},
 		{name: "LAST EVENT", max: maxEvent},
 		{name: "AGO", right: true},
 	}
@@ -55,7 +56,7 @@ func Layout(v View, o Order) Text {
 	for i, r := range rows {
 		cells[i] = []string{r.ID, orDash(r.Host), pidText(r.PID), orDash(r.Process), orDash(r.State),
 			rateText(r.HaveRates, r.InPerSec), rateText(r.HaveRates, r.OutPerSec),
-			failText(v.Monitor.OK, r.Failures), orDash(r.LastEvent), Ago(v.At, r.LastAt)}
+			failText(v.Monitor.OK, r.Failures), queueText(r.Queued), orDash(r.LastEvent), Ago(v.At, r.LastAt)}
 	}
 	t.Heading, t.Rows = table(cols, cells)
 	return t
@@ -85,6 +86,14 @@ func header(v View) []string {
 		lines = append(lines, orDash(v.Monitor.Reason))
 	}
 	return lines
+}
+
+// queueText is a machine's queue depth, "-" for another host's.
+func queueText(n int) string {
+	if n < 0 {
+		return "-"
+	}
+	return Bytes(n)
 }
 
 func droppedText(v View) string {

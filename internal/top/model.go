@@ -83,6 +83,7 @@ type Row struct {
 	InPerSec  float64
 	OutPerSec float64
 	Failures  uint64 // since top started
+	Queued    int    // bytes waiting for its connection (shared by the connection's machines); -1 on another host
 	LastEvent string
 	LastAt    time.Time // zero: none seen
 }
@@ -125,7 +126,10 @@ func (m *Model) Update(s Sample) View {
 	}
 	v.Rows = make([]Row, 0, len(s.Machines))
 	for _, mi := range s.Machines {
-		r := Row{ID: mi.ID, Host: mi.Host, PID: pid(mi), Process: mi.ProcessName, State: stateText(mi)}
+		r := Row{ID: mi.ID, Host: mi.Host, PID: pid(mi), Process: mi.ProcessName, State: stateText(mi), Queued: mi.QueuedBytes}
+		if mi.Host != "" {
+			r.Queued = -1
+		}
 		if t, ok := s.Traffic[mi.ID]; ok {
 			r.Failures, r.LastEvent, r.LastAt = t.Failures, t.LastEvent, t.LastAt
 		}

@@ -118,7 +118,7 @@ func TestOrder(t *testing.T) {
 		names = append(names, c.String())
 		c = c.Next()
 	}
-	if got := strings.Join(names, " "); got != "MACHINE IN/s OUT/s FAILS LAST PID STATE MACHINE" {
+	if got := strings.Join(names, " "); got != "MACHINE IN/s OUT/s FAILS QUEUE LAST PID STATE MACHINE" {
 		t.Errorf("s cycles %s", got)
 	}
 	for _, n := range []string{"in", "IN/s", "fails", "failures", "machine", "id", "last", "pid", "state", "out"} {
@@ -212,6 +212,7 @@ func TestWriteText(t *testing.T) {
 	var m Model
 	m.Update(sample(0, 0, 0, map[string]Traffic{}, "worker-1", "a-very-long-machine-id-that-goes-on-and-on-forever"))
 	s := sample(1, 4, 0, map[string]Traffic{"worker-1": {In: 4, LastEvent: "JOB", LastAt: t0}}, "worker-1", "a-very-long-machine-id-that-goes-on-and-on-forever")
+	s.Machines[0].QueuedBytes = 2048
 	s.Machines = append(s.Machines, client.MachineInfo{ID: "remote-1", Host: "hostB", PeerPID: -1})
 	v := m.Update(s)
 	var b bytes.Buffer
@@ -226,10 +227,10 @@ func TestWriteText(t *testing.T) {
 		"connections 2 (peak 0)  machines 3  pending requests 0  queued 0 B",
 		"events/s 4.0 (total 4)  failures/s 0.0 (total 0)  dropped traces 0",
 		"",
-		"MACHINE                           HOST   PID  PROCESS  STATE  IN/s  OUT/s  FAILS  LAST EVENT  AGO",
-		"worker-1                          -      100  proc     -       4.0    0.0      0  JOB          1s",
-		"a-very-long-machine-id-that-goe…  -      101  proc     -       0.0    0.0      0  -             -",
-		"remote-1                          hostB    -  -        -       0.0    0.0      0  -             -",
+		"MACHINE                           HOST   PID  PROCESS  STATE  IN/s  OUT/s  FAILS    QUEUE  LAST EVENT  AGO",
+		"worker-1                          -      100  proc     -       4.0    0.0      0  2.0 KiB  JOB          1s",
+		"a-very-long-machine-id-that-goe…  -      101  proc     -       0.0    0.0      0      0 B  -             -",
+		"remote-1                          hostB    -  -        -       0.0    0.0      0        -  -             -",
 	}
 	for i, w := range want {
 		if i >= len(lines) || lines[i] != w {

@@ -15,6 +15,7 @@ const (
 	ByIn
 	ByOut
 	ByFailures
+	ByQueue
 	ByLast
 	ByPID
 	ByState
@@ -32,6 +33,8 @@ func (c Column) String() string {
 		return "OUT/s"
 	case ByFailures:
 		return "FAILS"
+	case ByQueue:
+		return "QUEUE"
 	case ByLast:
 		return "LAST"
 	case ByPID:
@@ -59,6 +62,8 @@ func ParseColumn(name string) (Column, bool) {
 		return ByMachine, true
 	case "failures":
 		return ByFailures, true
+	case "queued", "queue depth":
+		return ByQueue, true
 	}
 	return 0, false
 }
@@ -91,7 +96,7 @@ func (o Order) Describe() string {
 }
 
 // Apply returns the rows that pass the filter, sorted: names (MACHINE,
-// STATE) and PID ascending, figures (rates, failures) largest first and
+// STATE) and PID ascending, figures (rates, failures, queue) largest first and
 // LAST latest first; Reverse turns that round. Ties go by machine id.
 func (o Order) Apply(rows []Row) []Row {
 	out := make([]Row, 0, len(rows))
@@ -122,6 +127,8 @@ func (o Order) compare(a, b Row) int {
 		return cmp.Compare(b.OutPerSec, a.OutPerSec)
 	case ByFailures:
 		return cmp.Compare(b.Failures, a.Failures)
+	case ByQueue:
+		return cmp.Compare(b.Queued, a.Queued)
 	case ByLast:
 		return b.LastAt.Compare(a.LastAt)
 	case ByPID:

@@ -44,6 +44,11 @@ window.addEventListener('error', e => window.inspectorErrors.push(String(e.messa
     if (n >= 1e4) return (n / 1e3).toFixed(1) + 'k';
     return String(Math.round(n * 10) / 10);
   }
+  function humanBytes(n) {
+    if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + ' MiB';
+    if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + ' KiB';
+    return n + ' B';
+  }
   function match(pattern, s) {
     if (!pattern) return true;
     return pattern.split(',').map(p => p.trim()).filter(Boolean).some(p =>
@@ -141,7 +146,8 @@ window.addEventListener('error', e => window.inspectorErrors.push(String(e.messa
       const st = m.State ? stateText(m.State.Value) + (m.State.Status && m.State.Status !== 'active' ? ' (' + m.State.Status + ')' : '') : '';
       const cells = [
         [m.MachineId], [m.Host || 'local'], [String(m.PeerPid > 0 ? m.PeerPid : m.ProcessId), 'num'], [m.ProcessName],
-        [st, 'state'], [human(s.inRate), 'num'], [human(s.outRate), 'num'], [String(s.fails), 'num' + (s.fails ? ' fail' : '')], [s.last],
+        [st, 'state'], [human(s.inRate), 'num'], [human(s.outRate), 'num'], [String(s.fails), 'num' + (s.fails ? ' fail' : '')],
+        [m.Host ? '-' : humanBytes(m.QueuedBytes || 0), 'num queued'], [s.last],
       ];
       for (const [text, cls] of cells) tr.append(h('td', cls || '', text));
       tr.children[4].title = m.State ? compact(m.State.Value) : '';
