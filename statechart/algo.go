@@ -58,23 +58,28 @@ func (in *Interpreter) passes(t *Transition, ev Event) (bool, error) {
 	return in.evalGuard(t.guard, ev)
 }
 
-// candidates returns the transitions of n for an event name: the exact
-// descriptor's if there is one, else those of the matching wildcards,
-// longest descriptor first (document order among equals).
+// candidates returns the transitions of n for an event name in the order
+// XState's getCandidates tries them: the exact descriptor's first, then
+// those of the matching partial descriptors, longest descriptor first
+// (document order among equals), "*" last; each descriptor's transitions in
+// array order. next takes the first whose guard passes, so a failing guard
+// on the exact descriptor falls back to the wildcards (xstate 5.32.2, #5548).
 func candidates(n *StateNode, name string) []*Transition {
-	for _, et := range n.on {
-		if et.descriptor == name {
-			return et.list
-		}
-	}
+	var exact []*Transition
 	var matches []eventTransitions
 	for _, et := range n.on {
-		if matchWildcard(et.descriptor, name) {
+		switch {
+		case et.descriptor == name:
+			exact = et.list
+		case matchWildcard(et.descriptor, name):
 			matches = append(matches, et)
 		}
 	}
+	if len(matches) == 0 {
+		return exact
+	}
 	sort.SliceStable(matches, func(i, j int) bool { return len(matches[i].descriptor) > len(matches[j].descriptor) })
-	var out []*Transition
+	out := append([]*Transition(nil), exact...) // a copy: never append to et.list
 	for _, et := range matches {
 		out = append(out, et.list...)
 	}
