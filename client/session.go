@@ -254,7 +254,7 @@ func (s *session) readLoop() {
 		}
 		if kind != protocol.KindReply {
 			if ev, ok := decodeEvent(resp.Data, kind); ok {
-				if !s.c.recv.push(ev, s.done) {
+				if !s.c.recv.push(&ev) {
 					return
 				}
 			}
