@@ -29,11 +29,17 @@ func (e *Event) Decode(v any) error { return json.Unmarshal(e.Payload, v) }
 // IsRequest reports whether the event is a Request that expects a reply.
 func (e *Event) IsRequest() bool { return e.requestID != 0 }
 
+// decodeEvent decodes a pushed event's Data.
 func decodeEvent(data []byte, kind protocol.Kind) (Event, bool) {
 	var pe protocol.Event
 	if err := pe.Decode(data, true); err != nil {
 		return Event{}, false
 	}
+	return eventOf(&pe, data, kind)
+}
+
+// eventOf makes an Event of pe, decoded from data, copying what it keeps.
+func eventOf(pe *protocol.Event, data []byte, kind protocol.Kind) (Event, bool) {
 	var buf [protocol.MaxMachineIDBytes + 8]byte
 	ev := Event{
 		Source:  string(pe.Source.Value(buf[:0])),
