@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,13 +29,19 @@ func (e *Event) Decode(v any) error { return json.Unmarshal(e.Payload, v) }
 // IsRequest reports whether the event is a Request that expects a reply.
 func (e *Event) IsRequest() bool { return e.requestID != 0 }
 
-func decodeEvent(data []byte, kind protocol.Kind) (*Event, bool) {
+// decodeEvent decodes a pushed event's Data.
+func decodeEvent(data []byte, kind protocol.Kind) (Event, bool) {
 	var pe protocol.Event
 	if err := pe.Decode(data, true); err != nil {
-		return nil, false
+		return Event{}, false
 	}
+	return eventOf(&pe, data, kind)
+}
+
+// eventOf makes an Event of pe, decoded from data, copying what it keeps.
+func eventOf(pe *protocol.Event, data []byte, kind protocol.Kind) (Event, bool) {
 	var buf [protocol.MaxMachineIDBytes + 8]byte
-	ev := &Event{
+	ev := Event{
 		Source:  string(pe.Source.Value(buf[:0])),
 		Target:  string(pe.Target.Value(buf[:0])),
 		Name:    string(pe.Name.Value(buf[:0])),
@@ -52,7 +59,7 @@ func decodeEvent(data []byte, kind protocol.Kind) (*Event, bool) {
 	if kind == protocol.KindRequest {
 		ev.requestID = protocol.RequestIDOf(data)
 		if ev.requestID == 0 {
-			return nil, false
+			return Event{}, false
 		}
 	}
 	return ev, true
@@ -98,14 +105,15 @@ type receiver struct {
 	mu       sync.Mutex
 	notEmpty sync.Cond
 	notFull  sync.Cond
-	queue    []*Event
+	queue    eventRing
+	busy     bool // the dispatcher is dispatching an event it took from queue
 	closed   bool
 	nextID   int
 	handlers map[string][]handlerEntry // by event name; "*" for all
 	targets  map[string]*Member        // by target machine id
 	requests map[string]*requestEntry  // by event name; "*" for all
 	expects  map[*Expectation]struct{}
-	subs     map[*subscription]struct{}
+	subs     []*subscription // replaced, never changed in place: dispatch reads it unlocked
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -120,7 +128,6 @@ func newReceiver(c *Conn, max int) *receiver {
 		targets:  make(map[string]*Member),
 		requests: make(map[string]*requestEntry),
 		expects:  make(map[*Expectation]struct{}),
-		subs:     make(map[*subscription]struct{}),
 	}
 	r.notEmpty.L = &r.mu
 	r.notFull.L = &r.mu
@@ -128,19 +135,50 @@ func newReceiver(c *Conn, max int) *receiver {
 	return r
 }
 
-// push queues ev for dispatch, waiting while the queue is full. It
-// returns false if the session ended (stop) or the receiver closed.
-func (r *receiver) push(ev *Event, stop <-chan struct{}) bool {
+// push queues ev for dispatch, waiting while the queue is full, or hands
+// it to the Events channels itself when that is all dispatch would do
+// (see direct). It returns false if the receiver closed.
+func (r *receiver) push(ev *Event) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for len(r.queue) >= r.max && !r.closed {
+	if r.queue.len() == 0 && !r.busy && !r.closed && r.direct(ev) {
+		return true
+	}
+	for r.queue.len() >= r.max && !r.closed {
 		r.notFull.Wait()
 	}
 	if r.closed {
 		return false
 	}
-	r.queue = append(r.queue, ev)
+	r.queue.push(ev)
 	r.notEmpty.Signal()
+	return true
+}
+
+// direct sends ev to every Events channel at once, on the reader, when
+// nothing else wants it (no handler, expectation or Member for it; not a
+// request; not from the bus) and every channel has room, so no send
+// blocks. It reports whether it did. This skips a wake-up of the
+// dispatcher per event and keeps the order: r.mu is held, the queue is
+// empty and the dispatcher idle, and only the dispatcher or direct sends
+// on a subscription's channel.
+func (r *receiver) direct(ev *Event) bool {
+	if len(r.subs) == 0 || ev.requestID != 0 || ev.Source == BusMachineID || len(r.expects) != 0 ||
+		r.targets[ev.Target] != nil || len(r.handlers[ev.Name]) != 0 || len(r.handlers["*"]) != 0 {
+		return false
+	}
+	for _, s := range r.subs {
+		if len(s.ch) == cap(s.ch) {
+			return false
+		}
+	}
+	for _, s := range r.subs {
+		s.mu.Lock()
+		if !s.ended {
+			s.ch <- *ev // cannot block: there was room, and nobody else sends
+		}
+		s.mu.Unlock()
+	}
 	return true
 }
 
@@ -154,10 +192,10 @@ func (r *receiver) close() {
 	}
 	clear(r.expects)
 	subs := r.subs
-	r.subs = make(map[*subscription]struct{})
+	r.subs = nil
 	r.mu.Unlock()
 	r.cancel()
-	for s := range subs {
+	for _, s := range subs {
 		s.end()
 	}
 }
@@ -166,22 +204,19 @@ func (r *receiver) close() {
 func (r *receiver) run() {
 	for {
 		r.mu.Lock()
-		for len(r.queue) == 0 && !r.closed {
+		r.busy = false
+		for r.queue.len() == 0 && !r.closed {
 			r.notEmpty.Wait()
 		}
 		if r.closed {
 			r.mu.Unlock()
 			return
 		}
-		ev := r.queue[0]
-		r.queue[0] = nil
-		r.queue = r.queue[1:]
-		if len(r.queue) == 0 {
-			r.queue = nil
-		}
+		ev := r.queue.pop()
+		r.busy = true
 		r.notFull.Signal()
 		r.mu.Unlock()
-		r.dispatch(ev)
+		r.dispatch(&ev)
 	}
 }
 
@@ -214,10 +249,7 @@ func (r *receiver) dispatch(ev *Event) {
 			fns = append(fns, h.fn)
 		}
 	}
-	subs := make([]*subscription, 0, len(r.subs))
-	for s := range r.subs {
-		subs = append(subs, s)
-	}
+	subs := r.subs
 	r.mu.Unlock()
 	for _, fn := range fns {
 		fn(*ev)
@@ -337,11 +369,13 @@ func (c *Conn) Events(ctx context.Context, buf int) <-chan Event {
 		s.end()
 		return s.ch
 	}
-	r.subs[s] = struct{}{}
+	r.subs = append(r.subs[:len(r.subs):len(r.subs)], s)
 	r.mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		r.mu.Lock()
-		delete(r.subs, s)
+		if i := slices.Index(r.subs, s); i >= 0 {
+			r.subs = slices.Delete(slices.Clone(r.subs), i, i+1)
+		}
 		r.mu.Unlock()
 		s.end()
 	})

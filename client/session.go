@@ -229,6 +229,7 @@ func (s *session) readLoop() {
 	defer close(s.done)
 	rd := protocol.NewReader(s.nc, 64<<20)
 	var resp protocol.Response
+	var pe protocol.Event
 	var stray error // the failure reply with no Id read last, if any
 	for {
 		line, err := rd.ReadLine()
@@ -239,7 +240,8 @@ func (s *session) readLoop() {
 			return
 		}
 		stray = nil
-		if err := resp.Decode(line); err != nil {
+		isEvent, err := resp.DecodeEvent(line, &pe)
+		if err != nil {
 			s.c.log().Warn("statebus client: unreadable line from the bus; dropping the connection", "line", truncate(line))
 			s.fail(errors.Join(ErrDisconnected, errors.New("unreadable line from the bus")))
 			return
@@ -253,8 +255,11 @@ func (s *session) readLoop() {
 			continue
 		}
 		if kind != protocol.KindReply {
-			if ev, ok := decodeEvent(resp.Data, kind); ok {
-				if !s.c.recv.push(ev, s.done) {
+			if !isEvent {
+				continue
+			}
+			if ev, ok := eventOf(&pe, resp.Data, kind); ok {
+				if !s.c.recv.push(&ev) {
 					return
 				}
 			}

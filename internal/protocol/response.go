@@ -21,7 +21,66 @@ type Response struct {
 
 // Decode parses a server line without its terminator. A leading UTF-8 BOM
 // is not handled here; Reader strips it at the start of a stream.
-func (r *Response) Decode(line []byte) error {
+func (r *Response) Decode(line []byte) error { return r.decode(line, nil) }
+
+// DecodeEvent is Decode that also reads an object "Data" as a pushed
+// event into ev, in the same pass over the line (Decode and then
+// Event.Decode of Data walk Data twice). ok reports whether Data held a
+// valid event (its required fields included, TargetMachineId among
+// them); ev is then set, its slices pointing into the line. A Data
+// object nested as deep as MaxDepth itself is accepted here, since its
+// members are walked as objects of their own.
+func (r *Response) DecodeEvent(line []byte, ev *Event) (ok bool, err error) {
+	*ev = Event{}
+	var st eventState
+	if err := r.decode(line, &eventDecode{ev: ev, st: &st}); err != nil {
+		return false, err
+	}
+	return st == eventGood, nil
+}
+
+type eventState uint8
+
+const (
+	eventNone eventState = iota // Data was not an object (or absent)
+	eventGood
+	eventBad // a member was invalid or a required one missing
+)
+
+type eventDecode struct {
+	ev *Event
+	st *eventState
+}
+
+// data walks the object Data that starts at it.i, recording its members
+// in d.ev, and sets it.val and it.i past it as skip would.
+func (d *eventDecode) data(it *objectIter) bool {
+	start := it.i
+	*d.ev = Event{}
+	var in objectIter
+	if !in.resetPlain(it.b[start:], it.plain) {
+		it.bad = true
+		return false
+	}
+	*d.st = eventGood
+	for in.next() {
+		if *d.st == eventGood && d.ev.member(eventKey(in.name()), in.val) != nil {
+			*d.st = eventBad
+		}
+	}
+	if in.err() {
+		it.bad = true
+		return false
+	}
+	if *d.st == eventGood && d.ev.check(true) != nil {
+		*d.st = eventBad
+	}
+	it.i = start + in.i
+	it.val = it.b[start:it.i]
+	return true
+}
+
+func (r *Response) decode(line []byte, ed *eventDecode) error {
 	*r = Response{}
 	if !utf8.Valid(line) {
 		return ErrInvalidJSON
@@ -30,7 +89,20 @@ func (r *Response) Decode(line []byte) error {
 	if !it.reset(line) {
 		return ErrInvalidJSON
 	}
-	for it.next() {
+	for it.nextKey() {
+		isData := ed != nil && it.is("Data")
+		if isData && it.i < len(it.b) && it.b[it.i] == '{' {
+			if !ed.data(&it) {
+				break
+			}
+		} else {
+			if isData { // a later "Data" replaces an earlier one
+				*ed.ev, *ed.st = Event{}, eventNone
+			}
+			if !it.skip() {
+				break
+			}
+		}
 		switch {
 		case it.is("Success"):
 			r.Success = string(it.val) == "true"
