@@ -42,9 +42,9 @@ type session struct {
 
 	mu            sync.Mutex
 	out, spare    []byte
-	lastID        uint64 // the Id of the last line written
-	fifo          []pendingCall
-	head          int
+	lastID        uint64         // the Id of the last line written
+	clock         protocol.Clock // stamps event lines
+	fifo          callRing
 	requests      map[uint64]*pendingRequest
 	writerWaiting bool
 	room          sync.Cond // signalled when the writer takes the buffer
@@ -99,6 +99,39 @@ func (s *session) start() {
 // blocks until the writer takes it: a sender cannot outrun the bus by
 // more than that.
 func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []byte, id uint64) []byte) (uint64, error) {
+	id, err := s.reserve()
+	if err != nil {
+		return 0, err
+	}
+	s.out = build(s.out, id)
+	s.commit(id, pc, req)
+	return id, nil
+}
+
+// eventLine is a SendEvent, Publish or Request line to enqueue.
+type eventLine struct {
+	t                     protocol.Type
+	source, target, event string
+	payload               []byte
+	timeoutMs             int64
+}
+
+// enqueueEvent is enqueue for an event line, stamped with the time of the
+// call. It writes the line itself rather than through a build function,
+// with the session's Clock.
+func (s *session) enqueueEvent(pc *pendingCall, req *pendingRequest, e *eventLine) (uint64, error) {
+	id, err := s.reserve()
+	if err != nil {
+		return 0, err
+	}
+	s.out = protocol.AppendEventRequest(s.out, e.t, id, e.source, e.target, e.event, e.payload, &s.clock, time.Now(), e.timeoutMs)
+	s.commit(id, pc, req)
+	return id, nil
+}
+
+// reserve locks s.mu once the send buffer has room and returns the next
+// Id; commit must follow. On error (the session is dead) s.mu is not held.
+func (s *session) reserve() (uint64, error) {
 	s.mu.Lock()
 	for len(s.out) >= s.c.o.sendBuffer && !s.dead {
 		if s.writerWaiting {
@@ -113,12 +146,16 @@ func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []b
 		return 0, err
 	}
 	s.lastID++
-	id := s.lastID
-	s.out = build(s.out, id)
+	return s.lastID, nil
+}
+
+// commit records what awaits the reply to the line id (see enqueue),
+// wakes the writer and unlocks s.mu.
+func (s *session) commit(id uint64, pc *pendingCall, req *pendingRequest) {
 	switch {
 	case pc != nil:
 		pc.id = id
-		s.fifo = append(s.fifo, *pc)
+		s.fifo.push(*pc)
 	case req != nil:
 		s.requests[id] = req
 	}
@@ -127,7 +164,6 @@ func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []b
 		s.wake <- struct{}{}
 	}
 	s.mu.Unlock()
-	return id, nil
 }
 
 // forget drops the Request id, which no longer waits for its reply.
@@ -172,8 +208,7 @@ func (s *session) fail(err error) {
 		return
 	}
 	s.dead, s.err = true, err
-	fifo := s.fifo[s.head:]
-	s.fifo, s.head = nil, 0
+	fifo := s.fifo.drain()
 	requests := s.requests
 	s.requests = make(map[uint64]*pendingRequest)
 	if s.writerWaiting {
@@ -283,9 +318,8 @@ func (s *session) readLoop() {
 // reports whether one was waiting.
 func (s *session) completeID(id uint64, resp *protocol.Response) bool {
 	s.mu.Lock()
-	if s.head < len(s.fifo) && s.fifo[s.head].id == id { // the usual case
-		var one [1]pendingCall
-		pc := s.popLocked(one[:0], 1)[0]
+	if s.fifo.len() > 0 && s.fifo.at(0).id == id { // the usual case
+		pc := s.fifo.pop()
 		s.mu.Unlock()
 		s.c.complete(pc, toResult(resp, pc.ch != nil))
 		return true
@@ -298,34 +332,25 @@ func (s *session) completeID(id uint64, resp *protocol.Response) bool {
 	}
 	// Replies come in order: the calls before id that are still here
 	// were answered without their Id, and no reply will come for them.
-	k := s.head
-	for k < len(s.fifo) && s.fifo[k].id < id {
+	k := 0
+	for k < s.fifo.len() && s.fifo.at(k).id < id {
 		k++
 	}
-	if k == len(s.fifo) || s.fifo[k].id != id {
+	if k == s.fifo.len() || s.fifo.at(k).id != id {
 		s.mu.Unlock()
 		return false
 	}
-	calls := s.popLocked(nil, k-s.head+1)
+	calls := make([]pendingCall, k+1)
+	for i := range calls {
+		calls[i] = s.fifo.pop()
+	}
 	s.mu.Unlock()
-	for _, pc := range calls[:len(calls)-1] {
+	for _, pc := range calls[:k] {
 		s.c.complete(pc, result{err: errNoIDReply})
 	}
-	pc := calls[len(calls)-1]
+	pc := calls[k]
 	s.c.complete(pc, toResult(resp, pc.ch != nil))
 	return true
-}
-
-// popLocked removes the first n calls of the FIFO and appends them to
-// dst. s.mu must be held.
-func (s *session) popLocked(dst []pendingCall, n int) []pendingCall {
-	dst = append(dst, s.fifo[s.head:s.head+n]...)
-	clear(s.fifo[s.head : s.head+n])
-	s.head += n
-	if s.head == len(s.fifo) {
-		s.fifo, s.head = s.fifo[:0], 0
-	}
-	return dst
 }
 
 // parseID reads an Id this client wrote: a decimal number, non-zero.
