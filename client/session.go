@@ -275,7 +275,12 @@ func (s *session) readLoop() {
 			return
 		}
 		stray = nil
-		isEvent, err := resp.DecodeEvent(line, &pe)
+		// A send's acknowledgement, most of what a sender reads, is
+		// recognised by its form; any other line is decoded in full.
+		isEvent := false
+		if !resp.DecodeDelivered(line) {
+			isEvent, err = resp.DecodeEvent(line, &pe)
+		}
 		if err != nil {
 			s.c.log().Warn("statebus client: unreadable line from the bus; dropping the connection", "line", truncate(line))
 			s.fail(errors.Join(ErrDisconnected, errors.New("unreadable line from the bus")))
