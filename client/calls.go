@@ -131,7 +131,7 @@ func (c *Conn) SendAsyncAs(source, target, event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.enqueueEvent(&pendingCall{target: target, event: event}, nil,
+	_, err = s.enqueueEvent(&pendingCall{}, nil,
 		&eventLine{t: protocol.TypeSendEvent, source: source, target: target, event: event, payload: raw})
 	return err
 }
@@ -276,7 +276,7 @@ func (c *Conn) reply(ev *Event, v any, herr error) {
 	}
 	s, err := c.current(context.Background())
 	if err == nil {
-		_, err = s.enqueue(&pendingCall{target: ev.Source, event: ev.Name}, nil, func(b []byte, n uint64) []byte {
+		_, err = s.enqueue(&pendingCall{key: &sendKey{ev.Source, ev.Name}}, nil, func(b []byte, n uint64) []byte {
 			return protocol.AppendReplyRequest(b, n, ev.requestID, raw, errText)
 		})
 	}

@@ -19,11 +19,16 @@ type result struct {
 // pendingCall is a line awaiting its in-order reply: every line but a
 // Request's. Its Id is what the reply must echo to complete it.
 type pendingCall struct {
-	id            uint64
-	ch            chan result // sync call; nil for an async send or Reply
-	target, event string      // async send, for its error report
-	done          func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
+	id   uint64
+	ch   chan result // sync call; nil for an async send or Reply
+	key  *sendKey    // async send or Reply, for its error report
+	done func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
 }
+
+// sendKey is the target and event name an async send reports a failure
+// with. Consecutive sends with the same pair share one (see keyLocked),
+// which keeps the FIFO's entries small.
+type sendKey struct{ target, event string }
 
 // session is one connection to the bus: a reader goroutine and a writer
 // goroutine, an outbound buffer and the calls awaiting replies. A new
@@ -43,6 +48,7 @@ type session struct {
 	mu            sync.Mutex
 	out, spare    []byte
 	lastID        uint64         // the Id of the last line written
+	lastKey       *sendKey       // the last async send\'s, see keyLocked
 	clock         protocol.Clock // stamps event lines
 	fifo          callRing
 	requests      map[uint64]*pendingRequest
@@ -125,8 +131,21 @@ func (s *session) enqueueEvent(pc *pendingCall, req *pendingRequest, e *eventLin
 		return 0, err
 	}
 	s.out = protocol.AppendEventRequest(s.out, e.t, id, e.source, e.target, e.event, e.payload, &s.clock, time.Now(), e.timeoutMs)
+	if pc != nil && pc.ch == nil && pc.done == nil {
+		pc.key = s.keyLocked(e.target, e.event)
+	}
 	s.commit(id, pc, req)
 	return id, nil
+}
+
+// keyLocked returns the sendKey of target and event, the last one's when
+// it is the same pair. s.mu must be held.
+func (s *session) keyLocked(target, event string) *sendKey {
+	if k := s.lastKey; k != nil && k.target == target && k.event == event {
+		return k
+	}
+	s.lastKey = &sendKey{target, event}
+	return s.lastKey
 }
 
 // reserve locks s.mu once the send buffer has room and returns the next
