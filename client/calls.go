@@ -102,7 +102,7 @@ func (c *Conn) SendAs(ctx context.Context, source, target, event string, payload
 		return err
 	}
 	_, err = c.roundTrip(ctx, func(b []byte, n uint64) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, n, source, target, event, raw, time.Now(), 0)
+		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, n, source, target, event, raw, nil, time.Now(), 0)
 	})
 	return err
 }
@@ -131,9 +131,8 @@ func (c *Conn) SendAsyncAs(source, target, event string, payload any) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.enqueue(&pendingCall{target: target, event: event}, nil, func(b []byte, n uint64) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeSendEvent, n, source, target, event, raw, time.Now(), 0)
-	})
+	_, err = s.enqueueEvent(&pendingCall{}, nil,
+		&eventLine{t: protocol.TypeSendEvent, source: source, target: target, event: event, payload: raw})
 	return err
 }
 
@@ -162,7 +161,7 @@ func (c *Conn) PublishAs(ctx context.Context, source, event string, payload any)
 		return 0, err
 	}
 	data, err := c.roundTrip(ctx, func(b []byte, n uint64) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypePublish, n, source, "", event, raw, time.Now(), 0)
+		return protocol.AppendEventRequest(b, protocol.TypePublish, n, source, "", event, raw, nil, time.Now(), 0)
 	})
 	if err != nil {
 		return 0, err
@@ -202,9 +201,8 @@ func (c *Conn) RequestAs(ctx context.Context, source, target, event string, payl
 		return nil, err
 	}
 	p := &pendingRequest{ch: make(chan result, 1)}
-	id, err := s.enqueue(nil, p, func(b []byte, n uint64) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeRequest, n, source, target, event, raw, time.Now(), timeoutMs)
-	})
+	id, err := s.enqueueEvent(nil, p,
+		&eventLine{t: protocol.TypeRequest, source: source, target: target, event: event, payload: raw, timeoutMs: timeoutMs})
 	if err != nil {
 		return nil, err
 	}
@@ -259,9 +257,8 @@ func (c *Conn) RequestAsync(source, target, event string, payload any, timeout t
 		done(answer.Payload, nil)
 	}}
 	timeoutMs := timeout.Milliseconds()
-	_, err = s.enqueue(nil, p, func(b []byte, n uint64) []byte {
-		return protocol.AppendEventRequest(b, protocol.TypeRequest, n, source, target, event, raw, time.Now(), timeoutMs)
-	})
+	_, err = s.enqueueEvent(nil, p,
+		&eventLine{t: protocol.TypeRequest, source: source, target: target, event: event, payload: raw, timeoutMs: timeoutMs})
 	return err
 }
 
@@ -279,7 +276,7 @@ func (c *Conn) reply(ev *Event, v any, herr error) {
 	}
 	s, err := c.current(context.Background())
 	if err == nil {
-		_, err = s.enqueue(&pendingCall{target: ev.Source, event: ev.Name}, nil, func(b []byte, n uint64) []byte {
+		_, err = s.enqueue(&pendingCall{key: &sendKey{ev.Source, ev.Name}}, nil, func(b []byte, n uint64) []byte {
 			return protocol.AppendReplyRequest(b, n, ev.requestID, raw, errText)
 		})
 	}

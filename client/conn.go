@@ -300,7 +300,11 @@ func (c *Conn) complete(pc pendingCall, r result) {
 		return
 	}
 	if r.err != nil {
-		c.asyncError(&AsyncError{Target: pc.target, Event: pc.event, Err: r.err})
+		var k sendKey
+		if pc.key != nil {
+			k = *pc.key
+		}
+		c.asyncError(&AsyncError{Target: k.target, Event: k.event, Err: r.err})
 	}
 }
 

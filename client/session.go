@@ -19,11 +19,16 @@ type result struct {
 // pendingCall is a line awaiting its in-order reply: every line but a
 // Request's. Its Id is what the reply must echo to complete it.
 type pendingCall struct {
-	id            uint64
-	ch            chan result // sync call; nil for an async send or Reply
-	target, event string      // async send, for its error report
-	done          func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
+	id   uint64
+	ch   chan result // sync call; nil for an async send or Reply
+	key  *sendKey    // async send or Reply, for its error report
+	done func(error) // async call reporting its answer itself (ReportStateAsync); nil: errors to asyncError
 }
+
+// sendKey is the target and event name an async send reports a failure
+// with. Consecutive sends with the same pair share one (see keyLocked),
+// which keeps the FIFO's entries small.
+type sendKey struct{ target, event string }
 
 // session is one connection to the bus: a reader goroutine and a writer
 // goroutine, an outbound buffer and the calls awaiting replies. A new
@@ -42,9 +47,10 @@ type session struct {
 
 	mu            sync.Mutex
 	out, spare    []byte
-	lastID        uint64 // the Id of the last line written
-	fifo          []pendingCall
-	head          int
+	lastID        uint64         // the Id of the last line written
+	lastKey       *sendKey       // the last async send\'s, see keyLocked
+	clock         protocol.Clock // stamps event lines
+	fifo          callRing
 	requests      map[uint64]*pendingRequest
 	writerWaiting bool
 	room          sync.Cond // signalled when the writer takes the buffer
@@ -99,6 +105,52 @@ func (s *session) start() {
 // blocks until the writer takes it: a sender cannot outrun the bus by
 // more than that.
 func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []byte, id uint64) []byte) (uint64, error) {
+	id, err := s.reserve()
+	if err != nil {
+		return 0, err
+	}
+	s.out = build(s.out, id)
+	s.commit(id, pc, req)
+	return id, nil
+}
+
+// eventLine is a SendEvent, Publish or Request line to enqueue.
+type eventLine struct {
+	t                     protocol.Type
+	source, target, event string
+	payload               []byte
+	timeoutMs             int64
+}
+
+// enqueueEvent is enqueue for an event line, stamped with the time of the
+// call. It writes the line itself rather than through a build function,
+// with the session's Clock.
+func (s *session) enqueueEvent(pc *pendingCall, req *pendingRequest, e *eventLine) (uint64, error) {
+	id, err := s.reserve()
+	if err != nil {
+		return 0, err
+	}
+	s.out = protocol.AppendEventRequest(s.out, e.t, id, e.source, e.target, e.event, e.payload, &s.clock, time.Now(), e.timeoutMs)
+	if pc != nil && pc.ch == nil && pc.done == nil {
+		pc.key = s.keyLocked(e.target, e.event)
+	}
+	s.commit(id, pc, req)
+	return id, nil
+}
+
+// keyLocked returns the sendKey of target and event, the last one's when
+// it is the same pair. s.mu must be held.
+func (s *session) keyLocked(target, event string) *sendKey {
+	if k := s.lastKey; k != nil && k.target == target && k.event == event {
+		return k
+	}
+	s.lastKey = &sendKey{target, event}
+	return s.lastKey
+}
+
+// reserve locks s.mu once the send buffer has room and returns the next
+// Id; commit must follow. On error (the session is dead) s.mu is not held.
+func (s *session) reserve() (uint64, error) {
 	s.mu.Lock()
 	for len(s.out) >= s.c.o.sendBuffer && !s.dead {
 		if s.writerWaiting {
@@ -113,12 +165,16 @@ func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []b
 		return 0, err
 	}
 	s.lastID++
-	id := s.lastID
-	s.out = build(s.out, id)
+	return s.lastID, nil
+}
+
+// commit records what awaits the reply to the line id (see enqueue),
+// wakes the writer and unlocks s.mu.
+func (s *session) commit(id uint64, pc *pendingCall, req *pendingRequest) {
 	switch {
 	case pc != nil:
 		pc.id = id
-		s.fifo = append(s.fifo, *pc)
+		s.fifo.push(*pc)
 	case req != nil:
 		s.requests[id] = req
 	}
@@ -127,7 +183,6 @@ func (s *session) enqueue(pc *pendingCall, req *pendingRequest, build func(b []b
 		s.wake <- struct{}{}
 	}
 	s.mu.Unlock()
-	return id, nil
 }
 
 // forget drops the Request id, which no longer waits for its reply.
@@ -172,8 +227,7 @@ func (s *session) fail(err error) {
 		return
 	}
 	s.dead, s.err = true, err
-	fifo := s.fifo[s.head:]
-	s.fifo, s.head = nil, 0
+	fifo := s.fifo.drain()
 	requests := s.requests
 	s.requests = make(map[uint64]*pendingRequest)
 	if s.writerWaiting {
@@ -240,7 +294,12 @@ func (s *session) readLoop() {
 			return
 		}
 		stray = nil
-		isEvent, err := resp.DecodeEvent(line, &pe)
+		// A send's acknowledgement, most of what a sender reads, is
+		// recognised by its form; any other line is decoded in full.
+		isEvent := false
+		if !resp.DecodeDelivered(line) {
+			isEvent, err = resp.DecodeEvent(line, &pe)
+		}
 		if err != nil {
 			s.c.log().Warn("statebus client: unreadable line from the bus; dropping the connection", "line", truncate(line))
 			s.fail(errors.Join(ErrDisconnected, errors.New("unreadable line from the bus")))
@@ -283,9 +342,8 @@ func (s *session) readLoop() {
 // reports whether one was waiting.
 func (s *session) completeID(id uint64, resp *protocol.Response) bool {
 	s.mu.Lock()
-	if s.head < len(s.fifo) && s.fifo[s.head].id == id { // the usual case
-		var one [1]pendingCall
-		pc := s.popLocked(one[:0], 1)[0]
+	if s.fifo.len() > 0 && s.fifo.at(0).id == id { // the usual case
+		pc := s.fifo.pop()
 		s.mu.Unlock()
 		s.c.complete(pc, toResult(resp, pc.ch != nil))
 		return true
@@ -298,34 +356,25 @@ func (s *session) completeID(id uint64, resp *protocol.Response) bool {
 	}
 	// Replies come in order: the calls before id that are still here
 	// were answered without their Id, and no reply will come for them.
-	k := s.head
-	for k < len(s.fifo) && s.fifo[k].id < id {
+	k := 0
+	for k < s.fifo.len() && s.fifo.at(k).id < id {
 		k++
 	}
-	if k == len(s.fifo) || s.fifo[k].id != id {
+	if k == s.fifo.len() || s.fifo.at(k).id != id {
 		s.mu.Unlock()
 		return false
 	}
-	calls := s.popLocked(nil, k-s.head+1)
+	calls := make([]pendingCall, k+1)
+	for i := range calls {
+		calls[i] = s.fifo.pop()
+	}
 	s.mu.Unlock()
-	for _, pc := range calls[:len(calls)-1] {
+	for _, pc := range calls[:k] {
 		s.c.complete(pc, result{err: errNoIDReply})
 	}
-	pc := calls[len(calls)-1]
+	pc := calls[k]
 	s.c.complete(pc, toResult(resp, pc.ch != nil))
 	return true
-}
-
-// popLocked removes the first n calls of the FIFO and appends them to
-// dst. s.mu must be held.
-func (s *session) popLocked(dst []pendingCall, n int) []pendingCall {
-	dst = append(dst, s.fifo[s.head:s.head+n]...)
-	clear(s.fifo[s.head : s.head+n])
-	s.head += n
-	if s.head == len(s.fifo) {
-		s.fifo, s.head = s.fifo[:0], 0
-	}
-	return dst
 }
 
 // parseID reads an Id this client wrote: a decimal number, non-zero.

@@ -190,7 +190,7 @@ func (c *Conn) ReportStateAsync(id string, value any, status string, stateContex
 	if err != nil {
 		return err
 	}
-	_, err = s.enqueue(&pendingCall{target: id, event: "ReportState", done: done}, nil, build)
+	_, err = s.enqueue(&pendingCall{done: done}, nil, build)
 	return err
 }
 

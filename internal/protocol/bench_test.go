@@ -158,3 +158,35 @@ func BenchmarkReadLine(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendEventRequest is the line the Go client writes per event,
+// stamped by AppendTime or by a Clock, at the time of each call.
+func BenchmarkAppendEventRequest(b *testing.B) {
+	payload := []byte(`{"seq":123456,"kind":"tick","values":[1,2,3,4,5,6,7,8]}`)
+	for _, name := range []string{"AppendTime", "Clock"} {
+		b.Run(name, func(b *testing.B) {
+			var clk *Clock
+			if name == "Clock" {
+				clk = new(Clock)
+			}
+			out := make([]byte, 0, 1024)
+			var id uint64
+			b.ReportAllocs()
+			for b.Loop() {
+				id++
+				out = AppendEventRequest(out[:0], TypeSendEvent, id, "src", "sink", "TICK", payload, clk, time.Now(), 0)
+			}
+			b.SetBytes(int64(len(out)))
+		})
+	}
+}
+
+func BenchmarkValid(b *testing.B) {
+	payload := []byte(`{"seq":123456,"kind":"tick","values":[1,2,3,4,5,6,7,8]}`)
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if !Valid(payload) {
+			b.Fatal("not valid")
+		}
+	}
+}

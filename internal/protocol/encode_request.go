@@ -92,8 +92,9 @@ func AppendMachineRequest(dst []byte, t Type, id uint64, machine string) []byte 
 }
 
 // AppendEventRequest appends a SendEvent, Publish (target "") or Request
-// (timeoutMs > 0 sets TimeoutMs). payload is raw JSON, nil for null.
-func AppendEventRequest(dst []byte, t Type, id uint64, source, target, event string, payload []byte, at time.Time, timeoutMs int64) []byte {
+// (timeoutMs > 0 sets TimeoutMs). payload is raw JSON, nil for null. The
+// Timestamp at is written by clk, or by AppendTime when clk is nil.
+func AppendEventRequest(dst []byte, t Type, id uint64, source, target, event string, payload []byte, clk *Clock, at time.Time, timeoutMs int64) []byte {
 	dst = appendRequestHead(dst, t, id)
 	dst = append(dst, `,"Payload":{"SourceMachineId":`...)
 	dst = AppendQuoted(dst, source)
@@ -110,7 +111,11 @@ func AppendEventRequest(dst []byte, t Type, id uint64, source, target, event str
 		dst = append(dst, payload...)
 	}
 	dst = append(dst, `,"Timestamp":"`...)
-	dst = AppendTime(dst, at)
+	if clk != nil {
+		dst = clk.AppendTime(dst, at)
+	} else {
+		dst = AppendTime(dst, at)
+	}
 	dst = append(dst, '"')
 	if timeoutMs > 0 {
 		dst = append(dst, `,"TimeoutMs":`...)

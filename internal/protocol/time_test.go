@@ -30,3 +30,23 @@ func TestAppendTimeMatchesLayout(t *testing.T) {
 		}
 	}
 }
+
+// A Clock writes what AppendTime writes, whatever order the times come in.
+func TestClockMatchesAppendTime(t *testing.T) {
+	var c Clock
+	base := time.Date(2026, 12, 7, 11, 59, 58, 0, time.UTC)
+	times := []time.Time{
+		base, base.Add(100), base.Add(999999999), base.Add(time.Second), base.Add(time.Second + 1234567),
+		base, base.In(time.FixedZone("x", -7*3600)).Add(3 * time.Second), time.Now(), time.Now(),
+		time.Date(10000, 1, 1, 0, 0, 0, 5e8, time.UTC), base, time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), base,
+		time.Date(1969, 12, 31, 23, 59, 59, 5e8, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 7e8, time.UTC),
+	}
+	for i := range 100000 {
+		times = append(times, base.Add(time.Duration(i)*123456789*time.Nanosecond/7))
+	}
+	for _, tm := range times {
+		if got, want := string(c.AppendTime([]byte("x"), tm)), string(AppendTime([]byte("x"), tm)); got != want {
+			t.Fatalf("%v: Clock wrote %s, AppendTime %s", tm, got, want)
+		}
+	}
+}
