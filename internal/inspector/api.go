@@ -16,7 +16,7 @@ type Snapshot struct {
 	Time     protocol.Time
 	Version  string
 	Health   HealthView
-	Counters CountersView
+	Counters protocol.MetricsData // the Metrics reply's counters (docs/protocol.md §4.10)
 	Bridge   *metrics.BridgeStats `json:",omitempty"`
 	// Machines are every machine on the bus, with State for those that
 	// reported one (ReportState), sorted by id.
@@ -29,30 +29,6 @@ type HealthView struct {
 	ErrorMessage string
 }
 
-// CountersView are the gauges and totals the page graphs; totals are
-// since the bus started, rates are left to the reader.
-type CountersView struct {
-	UptimeSeconds       float64
-	Connections         int
-	PeakConnections     int
-	RegisteredMachines  int
-	PendingRequests     int
-	QueuedBytes         int
-	LinesIn             uint64
-	BytesIn             uint64
-	BytesOut            uint64
-	EventsRouted        uint64
-	EventsPublished     uint64
-	Requests            uint64
-	Replies             uint64
-	RejectedConnections uint64
-	DroppedLines        uint64
-	Failures            map[string]uint64
-	Goroutines          int
-	OpenFiles           int
-	ResidentBytes       uint64
-}
-
 // MachineView is the body of /api/machines/{id}.
 type MachineView struct {
 	MachineId  string          //lint:ignore ST1003 the wire's name (MachineState, docs/protocol.md §4.14)
@@ -63,39 +39,15 @@ type MachineView struct {
 func (h *handler) snap() Snapshot {
 	m := h.bus.Snapshot()
 	hl := h.bus.Health()
-	failures := m.Failures
-	if failures == nil {
-		failures = map[string]uint64{}
-	}
 	machines := h.bus.Machines()
 	if machines == nil {
 		machines = []protocol.MachineData{}
 	}
 	return Snapshot{
-		Time:    protocol.Time(m.Now),
-		Version: m.Build.Version,
-		Health:  HealthView{IsHealthy: hl.IsHealthy, ErrorMessage: hl.ErrorMessage},
-		Counters: CountersView{
-			UptimeSeconds:       m.Uptime().Seconds(),
-			Connections:         m.ConnectionCount,
-			PeakConnections:     m.PeakConnections,
-			RegisteredMachines:  m.RegisteredMachines,
-			PendingRequests:     m.PendingRequests,
-			QueuedBytes:         m.QueuedBytes,
-			LinesIn:             m.LinesIn,
-			BytesIn:             m.BytesIn,
-			BytesOut:            m.BytesOut,
-			EventsRouted:        m.EventsRouted,
-			EventsPublished:     m.EventsPublished,
-			Requests:            m.Requests,
-			Replies:             m.Replies,
-			RejectedConnections: m.Rejected,
-			DroppedLines:        m.LinesDropped,
-			Failures:            failures,
-			Goroutines:          m.Process.Goroutines,
-			OpenFiles:           m.Process.OpenFiles,
-			ResidentBytes:       m.Process.ResidentBytes,
-		},
+		Time:     protocol.Time(m.Now),
+		Version:  m.Build.Version,
+		Health:   HealthView{IsHealthy: hl.IsHealthy, ErrorMessage: hl.ErrorMessage},
+		Counters: h.bus.Metrics(),
 		Bridge:   m.Bridge,
 		Machines: machines,
 	}

@@ -47,7 +47,7 @@ func TestSnapshotAndMachine(t *testing.T) {
 	if code := getJSON(t, b.http.URL+"/api/snapshot", &snap); code != 200 {
 		t.Fatalf("/api/snapshot: %d", code)
 	}
-	if !snap.Health.IsHealthy || snap.Counters.Connections != 2 || snap.Counters.RegisteredMachines != 2 || snap.Counters.EventsRouted != 1 {
+	if !snap.Health.IsHealthy || snap.Counters.ConnectionCount != 2 || snap.Counters.RegisteredMachines != 2 || snap.Counters.EventsRouted != 1 {
 		t.Errorf("snapshot health/counters: %+v %+v", snap.Health, snap.Counters)
 	}
 	if time.Since(time.Time(snap.Time)) > time.Minute || snap.Counters.Failures == nil {

@@ -52,6 +52,7 @@ type Tap interface {
 // may supply their own.
 type Bus interface {
 	Snapshot() metrics.Snapshot
+	Metrics() protocol.MetricsData
 	Health() metrics.Health
 	Machines() []protocol.MachineData
 	MachineState(id string) (st *protocol.State, def json.RawMessage, bound bool)

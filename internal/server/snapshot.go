@@ -92,6 +92,10 @@ func (s *Server) healthData() protocol.HealthData {
 	return w
 }
 
+// Metrics returns the bus's counters as the Metrics reply carries them
+// (docs/protocol.md §4.10).
+func (s *Server) Metrics() protocol.MetricsData { return s.metricsData() }
+
 func (s *Server) metricsData() protocol.MetricsData {
 	m := s.Snapshot()
 	failures := m.Failures

@@ -78,7 +78,7 @@ window.addEventListener('error', e => window.inspectorErrors.push(String(e.messa
       push('eps', Math.max(0, (total(c) - total(S.prev.Counters)) / dt));
       push('fails', Math.max(0, (fails(c) - fails(S.prev.Counters)) / dt));
     }
-    push('conns', c.Connections);
+    push('conns', c.ConnectionCount);
     push('queued', c.QueuedBytes);
     drawGraph('#graph-eps', S.series.eps);
     drawGraph('#graph-conns', S.series.conns);
